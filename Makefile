@@ -1,0 +1,38 @@
+# pimgen: the two commands for a fresh clone are `make demo` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+
+.PHONY: all venv demo test bench lint clean distclean
+
+all: test
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+# Cora through the GNN engine in Verilator, compared bit-exact with the golden model.
+demo: $(STAMP)
+	$(BIN)/pimgen run gnn --dataset cora --features 16 --lanes 8 --format int16 --op sum
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n $(JOBS) tests
+
+# Benchmarks: JSON in build/bench/, a table on stdout.
+bench: $(STAMP)
+	$(BIN)/pimgen bench gnn
+
+lint: $(STAMP)
+	$(BIN)/pimgen generate gnn --lanes 8 --format int16 --out build/gnn --lint
+
+clean:
+	rm -rf build .pytest_cache
+
+distclean: clean
+	rm -rf $(VENV)

@@ -1,0 +1,133 @@
+"""A banked memory shared between an engine and the register bus."""
+
+from amaranth.hdl import Module, Shape, Signal, unsigned
+from amaranth.lib import data, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from .bus import DATA_WIDTH, BusSignature
+from pimgen.config import ceil_log2
+
+__all__ = ["WindowedMemory"]
+
+
+class WindowedMemory(wiring.Component):
+    """``banks`` synchronous memories of ``depth`` words, read (and optionally written) by the engine while it owns
+    them, and by the bus while it does not.
+
+    The bus sees one element per 32-bit word, at window address ``(word << bank_bits) | bank``; signed elements are
+    sign-extended on read. Each bank has one write port and one read port, which is what a simple dual-port block
+    RAM offers; the engine and the bus share them through a multiplexer selected by ``owner``.
+
+    Parameters
+    ----------
+    shape : Shape
+        Element shape (signed or unsigned, at most 32 bits).
+    depth : int
+        Words per bank.
+    banks : int
+        Elements read or written side by side by the engine (feature lanes).
+    engine_write : bool
+        Whether the engine writes the memory (result memories) or only reads it.
+
+    Interface attributes
+    --------------------
+    bus : In(BusSignature(ceil_log2(depth) + ceil_log2(banks)))
+        Host access. Writes are acknowledged in the same cycle, reads one cycle later. While ``owner`` is high an
+        access is acknowledged at once and dropped (reads return 0), and ``dropped`` pulses.
+    owner : In(1)
+        High while the engine owns the memory.
+    dropped : Out(1)
+    rd_addr : In(range(depth)), rd_en : In(1), rd_data : Out(ArrayLayout(shape, banks))
+        Engine read port: ``rd_data`` shows the word at ``rd_addr`` one cycle after a cycle with ``rd_en``, and holds
+        while ``rd_en`` is low.
+    wr_addr : In(range(depth)), wr_en : In(1), wr_data : In(ArrayLayout(shape, banks))
+        Engine write port (only with ``engine_write``): all banks at once.
+    """
+
+    def __init__(self, shape, depth, banks=1, engine_write=False):
+        shape = Shape.cast(shape)
+        if shape.width > DATA_WIDTH:
+            raise ValueError(f"Element width {shape.width} is wider than the {DATA_WIDTH}-bit bus")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"Depth must be a positive integer, not {depth!r}")
+        if not isinstance(banks, int) or banks < 1:
+            raise ValueError(f"Banks must be a positive integer, not {banks!r}")
+        self._shape = shape
+        self._depth = depth
+        self._banks = banks
+        self._engine_write = engine_write
+        self._bank_bits = ceil_log2(banks)
+        word_bits = max(ceil_log2(depth), 1)
+        members = {
+            "bus":     In(BusSignature(word_bits + self._bank_bits)),
+            "owner":   In(1),
+            "dropped": Out(1),
+            "rd_addr": In(range(depth)),
+            "rd_en":   In(1),
+            "rd_data": Out(data.ArrayLayout(shape, banks)),
+        }
+        if engine_write:
+            members.update({
+                "wr_addr": In(range(depth)),
+                "wr_en":   In(1),
+                "wr_data": In(data.ArrayLayout(shape, banks)),
+            })
+        super().__init__(members)
+
+    @property
+    def shape(self):
+        return self._shape
+
+    @property
+    def depth(self):
+        return self._depth
+
+    @property
+    def banks(self):
+        return self._banks
+
+    def elaborate(self, platform):
+        m = Module()
+        bank_bits = self._bank_bits
+        word = self.bus.addr[bank_bits:]
+        bank = self.bus.addr[:bank_bits] if bank_bits else 0
+        host = ~self.owner
+        pending = Signal()
+        pending_bank = Signal(max(bank_bits, 1))
+
+        request = self.bus.w_en | (self.bus.r_en & ~pending)
+        m.d.comb += self.dropped.eq(self.owner & request)
+        m.d.comb += self.bus.ack.eq(self.bus.w_en | pending | (self.owner & self.bus.r_en))
+        m.d.sync += pending.eq(host & self.bus.r_en & ~pending)
+        m.d.sync += pending_bank.eq(bank)
+
+        for i in range(self._banks):
+            mem = Memory(shape=self._shape, depth=self._depth, init=[])
+            m.submodules[f"bank{i}"] = mem
+            rd = mem.read_port()
+            wr = mem.write_port()
+            element = rd.data
+            m.d.comb += self.rd_data[i].eq(element)
+            with m.If(host):
+                m.d.comb += [
+                    rd.addr.eq(word),
+                    rd.en.eq(self.bus.r_en & ~pending),
+                    wr.addr.eq(word),
+                    wr.data.eq(self.bus.w_data),
+                    wr.en.eq(self.bus.w_en & (bank == i)),
+                ]
+                with m.If(pending & (pending_bank == i)):
+                    if self._shape.signed:
+                        m.d.comb += self.bus.r_data.eq(element.as_signed())
+                    else:
+                        m.d.comb += self.bus.r_data.eq(element)
+            with m.Else():
+                m.d.comb += [rd.addr.eq(self.rd_addr), rd.en.eq(self.rd_en)]
+                if self._engine_write:
+                    m.d.comb += [
+                        wr.addr.eq(self.wr_addr),
+                        wr.data.eq(self.wr_data[i]),
+                        wr.en.eq(self.wr_en),
+                    ]
+        return m

