@@ -27,7 +27,8 @@ class TB:
         self.dut = dut
         self.manifest = Manifest.load(os.environ["PIMGEN_MANIFEST"])
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-        self.backend = CocotbBusBackend(dut, dut.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq)
+        self.backend = CocotbBusBackend(dut, dut.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq,
+                                        period_ns=CLOCK_NS)
         self.driver = driver_cls(self.backend, self.manifest)
 
     async def reset(self, cycles=4):

@@ -77,7 +77,7 @@ def simulate(model, jobs, run_dir):
             path.with_suffix(suffix).unlink(missing_ok=True)
         paths.append(path)
     t0 = time.perf_counter()
-    run_test(model, TEST_MODULE, run_dir, extra_env={"PIMGEN_JOBS": ":".join(str(p.resolve()) for p in paths)})
+    run_test(model, TEST_MODULE, run_dir, testcase="run_jobs", extra_env={"PIMGEN_JOBS": ":".join(str(p.resolve()) for p in paths)})
     sim_seconds = time.perf_counter() - t0
     results = []
     for job, path in zip(jobs, paths):

@@ -1,6 +1,6 @@
 """Simulation backend: a cocotb master on the engine's register bus pins (``bus__addr``, ``bus__w_en``, ...)."""
 
-from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge
+from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 
 from .backend import Backend
 
@@ -28,12 +28,16 @@ class CocotbBusBackend(Backend):
         Bus port prefix.
     irq : handle or None
         The engine's ``irq`` pin, so that :meth:`wait_irq` can wait for it at full simulation speed.
+    period_ns : int
+        Clock period, to turn cycle timeouts into a simulated-time timer (a ``ClockCycles`` trigger would wake
+        Python on every cycle).
     """
 
-    def __init__(self, dut, clk, prefix="bus", irq=None):
+    def __init__(self, dut, clk, prefix="bus", irq=None, period_ns=10):
         self.bus = BusPins(dut, prefix)
         self.clk = clk
         self.irq = irq
+        self.period_ns = period_ns
         self.bus.w_en.value = 0
         self.bus.r_en.value = 0
         self.bus.addr.value = 0
@@ -77,9 +81,10 @@ class CocotbBusBackend(Backend):
         if self.irq is None:
             return False
         if not self.irq.value:
-            await First(RisingEdge(self.irq), ClockCycles(self.clk, timeout_cycles))
+            await First(RisingEdge(self.irq), Timer(timeout_cycles * self.period_ns, unit="ns"))
             await RisingEdge(self.clk)
         return True
 
     async def idle(self, cycles):
-        await ClockCycles(self.clk, cycles)
+        await Timer(cycles * self.period_ns, unit="ns")
+        await RisingEdge(self.clk)

@@ -1,0 +1,196 @@
+"""The ``pimgen`` command line: a thin layer that parses arguments and calls the library.
+
+    pimgen generate gnn --lanes 8 --format int16 --out build/gnn [--lint]
+    pimgen run gnn --dataset cora --features 16 --lanes 8 --op sum [--waves]
+    pimgen bench gnn [--quick]
+    pimgen engines
+
+Config parameters become options automatically from the engine's config dataclass, so a new engine needs no CLI
+code for them. Bad input prints one line on stderr and exits with status 2; a result that does not match the golden
+model exits with status 1.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+import typing
+from pathlib import Path
+
+from .engines import ENGINES, engine_named
+
+__all__ = ["main"]
+
+
+class CliError(Exception):
+    """A user error the CLI reports in one line (exit status 2)."""
+
+
+def _add_config_arguments(parser, config_cls):
+    group = parser.add_argument_group(f"{config_cls.engine} configuration")
+    hints = typing.get_type_hints(config_cls)
+    for f in dataclasses.fields(config_cls):
+        help_text = f.metadata.get("help", "")
+        choices = f.metadata.get("choices")
+        option = "--" + f.name.replace("_", "-")
+        kind = hints.get(f.name)
+        default = f.default
+        if kind is bool:
+            group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
+                               help=f"{help_text} (default: {default})")
+        elif choices:
+            group.add_argument(option, dest=f.name, choices=choices, default=None,
+                               help=f"{help_text} (default: {default})")
+        else:
+            group.add_argument(option, dest=f.name, type=_integer(f.name), default=None, metavar="N",
+                               help=f"{help_text}" + (f" (default: {default})" if default is not None else ""))
+
+
+def _integer(name):
+    def parse(text):
+        try:
+            return int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer, not {text!r}") from None
+    parse.__name__ = name
+    return parse
+
+
+def _config_from_args(spec, args):
+    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(spec.config_cls)
+              if getattr(args, f.name, None) is not None}
+    return spec.config_cls(**values)
+
+
+def _console():
+    from rich.console import Console
+    return Console(stderr=True, highlight=False)
+
+
+# generate
+
+def cmd_generate(args):
+    from .generate import generate, lint
+    spec = engine_named(args.engine)
+    config = _config_from_args(spec, args)
+    console = _console()
+    with console.status(f"generating {config.top_name}"):
+        generated = generate(config, args.out)
+    m = generated.manifest
+    print(f"{generated.verilog}  ({generated.verilog.stat().st_size // 1024} KiB, top {m['top']})")
+    print(f"{generated.manifest_path}  ({len(m['registers'])} registers, {len(m['windows'])} windows, "
+          f"bus address width {m['bus']['addr_width']})")
+    if args.lint:
+        with console.status("verilator --lint-only"):
+            ok, output = lint(generated)
+        if not ok:
+            sys.stderr.write(output)
+            raise CliError(f"verilator --lint-only found problems in {generated.verilog}")
+        print("lint: clean (verilator --lint-only -Wall with rtl_gen/verilator_waivers.vlt)")
+    return 0
+
+
+# run
+
+def cmd_run(args):
+    spec = engine_named(args.engine)
+    if spec.name != "gnn":
+        raise CliError(f"`pimgen run` supports the gnn engine so far, not {spec.name}")
+    from . import gnn_commands
+    config = _config_from_args(spec, args)
+    return gnn_commands.run(config, args, _console())
+
+
+def cmd_bench(args):
+    spec = engine_named(args.engine)
+    if spec.name != "gnn":
+        raise CliError(f"`pimgen bench` supports the gnn engine so far, not {spec.name}")
+    from . import gnn_commands
+    return gnn_commands.bench(args, _console())
+
+
+def cmd_engines(args):
+    for name, spec in ENGINES.items():
+        print(f"{name:6} {spec.description}")
+    return 0
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(prog="pimgen", description="RTL generator for memory-centric accelerators")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    p = sub.add_parser("engines", help="list the engines")
+    p.set_defaults(func=cmd_engines)
+
+    p = sub.add_parser("generate", help="write Verilog and manifest.json for a configuration")
+    p.add_argument("engine", choices=list(ENGINES))
+    p.add_argument("--out", type=Path, required=True, help="output directory")
+    p.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
+    _add_all_config_arguments(p)
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("run", help="simulate an engine on a workload and compare with the golden model")
+    p.add_argument("engine", choices=list(ENGINES))
+    src = p.add_mutually_exclusive_group()
+    src.add_argument("--dataset", help="a shipped graph: cora or citeseer (default: cora)")
+    src.add_argument("--graph", type=Path, help=".npz with indptr, indices [, x (feature codes), weights]")
+    src.add_argument("--random", type=int, metavar="N", help="a random graph with N nodes")
+    p.add_argument("--features", type=int, default=16, metavar="F",
+                   help="features per node (datasets and random graphs; default 16)")
+    p.add_argument("--op", action="append", choices=["sum", "mean", "max", "weighted"],
+                   help="aggregation op, repeatable (default: sum)")
+    p.add_argument("--self-loops", action="store_true", help="add a self loop to every node first (as GCN does)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the feature projection / random graph")
+    p.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
+    p.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
+    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+    _add_all_config_arguments(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("bench", help="benchmarks: JSON in build/bench and a table")
+    p.add_argument("engine", choices=list(ENGINES))
+    p.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
+    p.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
+    p.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
+    p.set_defaults(func=cmd_bench)
+    return parser
+
+
+def _add_all_config_arguments(parser):
+    # One engine exists so far; with several, options of all engines are added and unknown ones rejected by the
+    # chosen engine's config (from_dict names the allowed parameters).
+    seen = set()
+    for spec in ENGINES.values():
+        if spec.config_cls not in seen:
+            _add_config_arguments(parser, spec.config_cls)
+            seen.add(spec.config_cls)
+
+
+def _one_line(exc):
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .toolchain import ToolMissing
+    try:
+        return args.func(args)
+    except (CliError, ValueError, TypeError, ToolMissing, FileNotFoundError) as exc:
+        if os.environ.get("PIMGEN_DEBUG"):
+            raise
+        print(f"pimgen: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:   # simulation failed, engine reported an error
+        if os.environ.get("PIMGEN_DEBUG"):
+            raise
+        print(f"pimgen: failed: {_one_line(exc)}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("pimgen: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
