@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # Benchmarks: JSON in build/bench/, a table on stdout.
 bench: $(STAMP)
-	$(BIN)/pimgen bench gnn
+	$(BIN)/pimgen bench gnn --cold
 
 lint: $(STAMP)
 	$(BIN)/pimgen generate gnn --lanes 8 --format int16 --out build/gnn --lint

@@ -115,8 +115,18 @@ def cmd_engines(args):
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors (unknown choice, bad integer, missing argument) in one line with status 2, like other bad input.
+
+    Sub-command parsers are of the same class (argparse creates them with ``type(parent)``).
+    """
+
+    def error(self, message):
+        self.exit(2, f"pimgen: error: {message} (see `{self.prog} --help`)\n")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="pimgen", description="RTL generator for memory-centric accelerators")
+    parser = _Parser(prog="pimgen", description="RTL generator for memory-centric accelerators")
     sub = parser.add_subparsers(dest="command", required=True, metavar="command")
 
     p = sub.add_parser("engines", help="list the engines")
@@ -133,7 +143,8 @@ def build_parser():
     p.add_argument("engine", choices=list(ENGINES))
     src = p.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="a shipped graph: cora or citeseer (default: cora)")
-    src.add_argument("--graph", type=Path, help=".npz with indptr, indices [, x (feature codes), weights]")
+    src.add_argument("--graph", type=Path, help=".npz with indptr, indices [, x (feature codes; then --features is ignored), "
+                          "weights (codes, for --op weighted)]")
     src.add_argument("--random", type=int, metavar="N", help="a random graph with N nodes")
     p.add_argument("--features", type=int, default=16, metavar="F",
                    help="features per node (datasets and random graphs; default 16)")
@@ -150,6 +161,7 @@ def build_parser():
     p = sub.add_parser("bench", help="benchmarks: JSON in build/bench and a table")
     p.add_argument("engine", choices=list(ENGINES))
     p.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
+    p.add_argument("--cold", action="store_true", help="build every model from scratch, without ccache, to time it")
     p.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
     p.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
     p.set_defaults(func=cmd_bench)
@@ -177,7 +189,7 @@ def main(argv=None):
     from .toolchain import ToolMissing
     try:
         return args.func(args)
-    except (CliError, ValueError, TypeError, ToolMissing, FileNotFoundError) as exc:
+    except (CliError, ValueError, TypeError, ToolMissing, OSError) as exc:   # OSError: --graph, --out, --json paths
         if os.environ.get("PIMGEN_DEBUG"):
             raise
         print(f"pimgen: error: {_one_line(exc)}", file=sys.stderr)

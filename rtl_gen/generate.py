@@ -81,7 +81,30 @@ def generate(config, out_dir):
     manifest_path = out_dir / "manifest.json"
     _write_if_changed(verilog_path, text)
     _write_if_changed(manifest_path, json.dumps(manifest, indent=2) + "\n")
+    _write_if_changed(out_dir / "registers.md", register_map_markdown(manifest))
     return Generated(out_dir, verilog_path, manifest_path, manifest)
+
+
+def register_map_markdown(manifest):
+    """The register map and memory windows of a manifest as a Markdown page for people."""
+    lines = [f"# {manifest['top']}: register map", "",
+             f"Engine `{manifest['engine']}` v{'.'.join(map(str, manifest['version']))}, config hash "
+             f"`{manifest['config_hash']}`. 32-bit registers at word addresses on the `bus` port "
+             f"({manifest['bus']['addr_width']}-bit word address).", "",
+             "| addr | register | field | bits | access | description |", "|---|---|---|---|---|---|"]
+    for reg in manifest["registers"]:
+        for i, f in enumerate(reg["fields"]):
+            bits = f"{f['lsb'] + f['width'] - 1}:{f['lsb']}" if f["width"] > 1 else str(f["lsb"])
+            lines.append(f"| {hex(reg['addr']) if i == 0 else ''} | {reg['name'] if i == 0 else ''} | {f['name']} | "
+                         f"{bits} | {f['access']} | {f['doc'] or (reg['doc'] if i == 0 else '')} |")
+    lines += ["", "## Memory windows", "", "| window | base | size (words) | element | banks |", "|---|---|---|---|---|"]
+    for w in manifest["windows"]:
+        kind = f"{'s' if w['signed'] else 'u'}{w['element_bits']}"
+        lines.append(f"| {w['name']} | {hex(w['base'])} | {w['size']} | {kind} | {w['banks']} |")
+    if manifest.get("errors"):
+        lines += ["", "## STATUS.error codes", "", "| code | meaning |", "|---|---|"]
+        lines += [f"| {code} | {text} |" for code, text in manifest["errors"].items()]
+    return "\n".join(lines) + "\n"
 
 
 _ZERO_INIT = re.compile(r"  initial begin\n(?:    [\\\w$.]+ ?\[\d+\] = \d+'h0+;\n)+  end\n")

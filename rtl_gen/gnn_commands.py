@@ -4,8 +4,8 @@ Everything the user gave is validated (graph, features, limits of the config) be
 """
 
 import json
+import os
 import platform
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,8 +57,8 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
         if "weights" in data.files:
             weights = data["weights"]
     elif random_nodes is not None:
-        if random_nodes < 2:
-            raise ValueError(f"--random must be at least 2 nodes, not {random_nodes}")
+        if not 2 <= random_nodes <= config.max_nodes:
+            raise ValueError(f"--random must be in 2..max_nodes = 2..{config.max_nodes} nodes, not {random_nodes}")
         graph = power_law_graph(random_nodes, 4.0, seed=seed)
         name = f"random{random_nodes}"
     else:
@@ -69,7 +69,12 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
         graph = ds.graph
         name = dataset
         x = quantize_features(project_features(ds.features, features, seed=seed), config)
+    if not need_weights:
+        weights = None                   # only the weighted op reads edge weights
     if self_loops:
+        if weights is not None:
+            raise ValueError("--self-loops cannot add weights for the new loops: put the loops and their weights "
+                             "in the graph file instead")
         graph = graph.with_self_loops()
         name += "+loops"
     if x is None:
@@ -123,7 +128,9 @@ def _simulate(config, workloads_ops, console, build_root=None, waves=False, run_
     with console.status(f"building {config.top_name} (lanes={config.lanes}, {config.format})"):
         model = build(config, waves=waves, root=build_root, log=None)
     console.log(f"model {model.top}: {'cached' if model.cached else 'built'} in {model.build_seconds:.1f} s")
-    run_dir = Path(run_root or tempfile.mkdtemp(prefix="pimgen-run-"))
+    if run_root is None:
+        run_root = model.directory.parent.parent / "run" / f"{jobs[0].name}-{model.top}"   # beside build/sim
+    run_dir = Path(run_root).resolve()
     t0 = time.perf_counter()
     with console.status(f"simulating {', '.join(j.name for j in jobs)} in Verilator"):
         results = simulate(model, jobs, run_dir)
@@ -188,12 +195,17 @@ BENCH_FULL = [
 
 def bench(args, console):
     """Benchmarks: build time, cycles, edges/cycle, lane utilisation and simulation speed; JSON + table."""
-    import os
     from rich.table import Table
     from rich.console import Console
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    build_root = args.build_dir
+    if args.cold:
+        # Cold builds: a fresh build root and no compiler cache, so build times are what a first build costs.
+        import tempfile
+        os.environ["CCACHE_DISABLE"] = "1"
+        build_root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
     if args.quick:
         cases = [("random300", 4, "int16", ("sum", "max"))]
     else:
@@ -207,10 +219,13 @@ def bench(args, console):
         else:
             workload = make_workload(config, dataset=dataset, features=16, self_loops=True, seed=0,
                                      need_weights="weighted" in ops)
-        _, _, case_rows = _simulate(config, [(workload, ops)], console, build_root=args.build_dir)
+        _, _, case_rows = _simulate(config, [(workload, ops)], console, build_root=build_root)
         rows.extend(case_rows)
     report = {"benchmark": "gnn", "host": platform.node(), "python": platform.python_version(),
-              "cpus": os.cpu_count(), "rows": rows}
+              "cpus": os.cpu_count(), "cold_builds": bool(args.cold), "rows": rows}
+    if args.cold:
+        import shutil
+        shutil.rmtree(build_root, ignore_errors=True)
     (out / "gnn.json").write_text(json.dumps(report, indent=2) + "\n")
 
     table = Table(title="pimgen bench gnn (one PE; simulated clock 100 MHz)")
@@ -224,6 +239,8 @@ def bench(args, console):
                       f"{r['build_seconds']:.1f}" + (" (c)" if r["build_cached"] else ""),
                       f"{r['run_wall_seconds']:.2f}", f"{r['sim_cycles_per_second'] / 1e3:.0f}")
     Console(width=160).print(table)
-    print("(c) = model taken from the build cache; delete build/sim for cold build times.")
+    print("build s = Amaranth elaboration + Yosys + Verilator + C++ compile"
+          + ("; cold: no build cache, no ccache." if args.cold else
+             "; (c) = taken from the build cache. `--cold` measures first builds."))
     print(f"JSON: {out / 'gnn.json'}")
     return 0 if all(r["bit_exact"] for r in rows) else 1

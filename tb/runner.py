@@ -25,7 +25,10 @@ from rtl_gen.toolchain import require_verilator, verilator_env
 __all__ = ["SimModel", "SimulationFailed", "build", "run_test", "default_build_root", "design_hash"]
 
 _PROJECT = Path(__file__).resolve().parent.parent
-_DESIGN_SOURCES = ("hw", "rtl_gen", "pimgen")
+#: What shapes the generated Verilog and its Verilator model; a change to any of these rebuilds.
+_DESIGN_SOURCES = ("hw", "pimgen", "rtl_gen/generate.py", "rtl_gen/engines.py", "rtl_gen/verilator_waivers.vlt")
+#: Verilator options of every build (after the waiver file).
+BUILD_ARGS = ("-Wno-fatal", "--x-assign", "0", "--x-initial", "0", "-O3")
 
 
 class SimulationFailed(RuntimeError):
@@ -40,11 +43,14 @@ def default_build_root():
 def design_hash():
     """SHA-256 (16 hex digits) over the sources that shape the generated Verilog."""
     h = hashlib.sha256()
-    for folder in _DESIGN_SOURCES:
-        for path in sorted((_PROJECT / folder).rglob("*")):
+    for source in _DESIGN_SOURCES:
+        source = _PROJECT / source
+        paths = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for path in paths:
             if path.suffix in (".py", ".vlt") and "__pycache__" not in path.parts:
                 h.update(str(path.relative_to(_PROJECT)).encode())
                 h.update(path.read_bytes())
+    h.update(" ".join(BUILD_ARGS).encode())
     return h.hexdigest()[:16]
 
 
@@ -117,7 +123,7 @@ def build(config, *, waves=False, root=None, log=print):
                 sources=[generated.verilog],
                 hdl_toplevel=config.top_name,
                 build_dir=directory / "sim",
-                build_args=[str(WAIVERS), "-Wno-fatal", "--x-assign", "0", "--x-initial", "0", "-O3"],
+                build_args=[str(WAIVERS), *BUILD_ARGS],
                 waves=waves,
                 log_file=directory / "build.log",
             )

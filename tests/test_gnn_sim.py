@@ -71,6 +71,13 @@ def workloads(cfg, seed=0):
     g = CsrGraph(indptr, np.concatenate([np.array(c, dtype=np.int64) for c in cols]))
     x = rng.integers(lo, hi + 1, size=(n, cfg.max_features))
     jobs.append(GnnJob(g, x, ops=("sum", "mean", "max"), name="hub"))
+
+    # One feature group and rows of degree 0 or 1: the sequencer needs a new row descriptor every cycle.
+    n = 50
+    degrees = rng.integers(0, 2, size=n)
+    g = CsrGraph(np.concatenate([[0], np.cumsum(degrees)]), rng.integers(0, n, size=int(degrees.sum())))
+    x = rng.integers(lo, hi + 1, size=(n, min(cfg.lanes, 3)))
+    jobs.append(GnnJob(g, x, ops=("sum", "max"), name="short-rows"))
     return jobs
 
 

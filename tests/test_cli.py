@@ -1,0 +1,387 @@
+"""The ``pimgen`` command line: generate (Verilog, manifest, lint), run, bench, engines, and bad input.
+
+Bad input must give exit status 2 and one line on stderr, ``pimgen: error: ...``, before anything is built. Most
+tests call ``rtl_gen.cli.main`` in-process; one runs the real process to show that no traceback escapes. The run and
+bench tests build (or take from the shared cache in build/sim) the lanes=4 int16 model that other tests use too.
+"""
+
+import contextlib
+import io
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pimgen.config import GnnConfig
+from rtl_gen.cli import main
+from rtl_gen.engines import ENGINES
+
+PROJECT = Path(__file__).resolve().parent.parent
+
+
+
+def pimgen(*argv):
+    """Exit status of ``pimgen argv`` run in-process (argparse usage errors raise SystemExit)."""
+    try:
+        return main([str(a) for a in argv])
+    except SystemExit as exc:
+        return exc.code
+
+
+def error_line(capsys):
+    """The one line a failed command printed on stderr (and check stdout is empty)."""
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert len(lines) == 1, f"expected exactly one line on stderr, got:\n{err}"
+    assert lines[0].startswith("pimgen: error: "), lines[0]
+    assert "Traceback" not in err
+    assert out == ""
+    return lines[0]
+
+
+# generate
+
+_GENERATED = {}
+
+
+def generated(tmp_path_factory, fmt, lanes):
+    """``pimgen generate gnn --lint`` for one config, once per session: (status, stdout, stderr, out_dir)."""
+    key = (fmt, lanes)
+    if key not in _GENERATED:
+        out_dir = tmp_path_factory.mktemp(f"gen-{fmt}-l{lanes}")
+        stdout, stderr = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            status = pimgen("generate", "gnn", "--lanes", lanes, "--format", fmt, "--out", out_dir, "--lint")
+        _GENERATED[key] = (status, stdout.getvalue(), stderr.getvalue(), out_dir)
+    return _GENERATED[key]
+
+
+def test_generate_writes_verilog_and_manifest(tmp_path_factory):
+    config = GnnConfig(lanes=8, format="int16")
+    status, out, err, out_dir = generated(tmp_path_factory, "int16", 8)
+    assert status == 0, err
+
+    top = config.top_name
+    verilog = out_dir / f"{top}.v"
+    assert verilog.is_file()
+    assert re.search(rf"^module {re.escape(top)}\b", verilog.read_text(), re.MULTILINE)
+    assert str(verilog) in out
+
+    m = json.loads((out_dir / "manifest.json").read_text())
+    assert m["engine"] == "gnn"
+    assert m["top"] == top
+    assert m["verilog"] == verilog.name
+    assert m["config"] == config.to_dict()
+    assert m["config_hash"] == config.config_hash
+    assert (m["clock"], m["reset"]) == ("clk", "rst")
+
+    # Ports: the bus as the manifest's bus section states it, irq, clock and reset; nothing else.
+    bus = m["bus"]
+    assert bus["prefix"] == "bus"
+    aw, dw = bus["addr_width"], bus["data_width"]
+    assert dw == 32 and aw > 0
+    expected = {
+        "clk": ("in", 1), "rst": ("in", 1),
+        "bus__addr": ("in", aw), "bus__w_data": ("in", dw), "bus__w_en": ("in", 1), "bus__r_en": ("in", 1),
+        "bus__r_data": ("out", dw), "bus__ack": ("out", 1), "irq": ("out", 1),
+    }
+    ports = {p["name"]: (p["direction"], p["width"]) for p in m["ports"]}
+    assert len(ports) == len(m["ports"]), "duplicate port names"
+    assert ports == expected
+    for name in ports:                                      # every port is a port of the Verilog top
+        assert re.search(rf"\b(input|output)\b[^;]*\b{name}\b", verilog.read_text())
+
+    # Registers.
+    regs = {r["name"]: r for r in m["registers"]}
+    assert len(regs) == len(m["registers"]), "duplicate register names"
+    addrs = [r["addr"] for r in m["registers"]]
+    assert len(set(addrs)) == len(addrs), "two registers share an address"
+    assert regs["ID"]["addr"] == 0
+    status_fields = {f["name"] for f in regs["STATUS"]["fields"]}
+    assert {"busy", "done", "error", "bus_error"} <= status_fields
+    for reg in m["registers"]:                               # fields fit the 32-bit word and do not overlap
+        used = 0
+        for f in reg["fields"]:
+            bits = ((1 << f["width"]) - 1) << f["lsb"]
+            assert f["lsb"] + f["width"] <= dw, (reg["name"], f)
+            assert not used & bits, (reg["name"], f)
+            used |= bits
+    assert "CNT_CYCLES" in regs
+    assert "CFG_LANES" in regs
+
+    # Windows: aligned to their size, large enough for their memory, above the registers, disjoint, in the bus.
+    windows = {w["name"]: w for w in m["windows"]}
+    assert set(windows) == {"indptr", "indices", "weights", "features", "result"}
+    spans = []
+    for w in m["windows"]:
+        base, size = w["base"], w["size"]
+        assert size > 0 and size & (size - 1) == 0, w
+        assert base % size == 0, f"window {w['name']} at {base:#x} is not aligned to its size {size:#x}"
+        assert w["depth"] << w["bank_bits"] <= size, w
+        assert base + size <= 1 << aw, w
+        assert base > max(addrs), w
+        spans.append((base, base + size, w["name"]))
+    spans.sort()
+    for (_, end, a), (start, _, b) in zip(spans, spans[1:]):
+        assert end <= start, f"windows {a} and {b} overlap"
+    assert windows["features"]["banks"] == config.lanes
+    assert windows["features"]["element_bits"] == config.data_bits
+
+
+@pytest.mark.parametrize("fmt, lanes", [("int8", 1), ("int16", 8)])
+def test_generate_lint_clean(tmp_path_factory, fmt, lanes):
+    status, out, err, out_dir = generated(tmp_path_factory, fmt, lanes)
+    assert status == 0, err
+    assert "lint: clean" in out
+    assert (out_dir / f"{GnnConfig(lanes=lanes, format=fmt).top_name}.v").is_file()
+
+
+# Bad input: one line, status 2, nothing built.
+
+@pytest.fixture
+def no_build(monkeypatch, tmp_path):
+    """Fail the test if the command reaches Verilog generation, the Verilator build or the simulation.
+
+    ``gnn_commands._simulate`` and ``cli.cmd_generate`` import these names when they are called, so patching the
+    modules' attributes covers them. Returns a build directory that must stay absent.
+    """
+    import rtl_gen.generate
+    import tb.gnn.session
+    import tb.runner
+
+    def forbidden(*args, **kwargs):
+        pytest.fail("bad input reached generation / the Verilator build / the simulation")
+
+    monkeypatch.setattr(tb.runner, "build", forbidden)
+    monkeypatch.setattr(tb.runner, "run_test", forbidden)
+    monkeypatch.setattr(tb.gnn.session, "simulate", forbidden)
+    monkeypatch.setattr(rtl_gen.generate, "generate", forbidden)
+    build_dir = tmp_path / "never-built"
+    yield build_dir
+    assert not build_dir.exists()
+
+
+def write_graph(path, indptr=None, indices=None, **arrays):
+    data = dict(arrays)
+    if indptr is not None:
+        data["indptr"] = np.asarray(indptr, dtype=np.int64)
+    if indices is not None:
+        data["indices"] = np.asarray(indices, dtype=np.int64)
+    np.savez(path, **data)
+    return path
+
+
+def chain_graph(n):
+    """n nodes, row r has the in-edge r-1 (row 0 none)."""
+    return np.concatenate([[0], np.arange(n)]), np.arange(n - 1)
+
+
+BAD_OPTIONS = [
+    # (arguments, distinctive part of the message)
+    (["--lanes", "0"], r"lanes must be an integer in 1\.\.64, not 0"),
+    (["--lanes", "-1"], r"lanes must be an integer in 1\.\.64, not -1"),
+    (["--lanes", "eight"], r"lanes must be an integer, not 'eight'"),
+    (["--format", "int32"], r"--format: invalid choice: 'int32'"),
+    (["--frac-bits", "16", "--format", "int16"], r"frac_bits must be an integer in 0\.\.15, not 16"),
+    (["--lanes", "16", "--max-features", "8"], r"max_features \(8\) must be at least lanes \(16\)"),
+    (["--random", "20", "--features", "0"], r"--features must be a positive integer, not 0"),
+    (["--random", "20", "--features", "33"], r"features per node must be in 1\.\.max_features = 1\.\.32, not 33"),
+    (["--random", "1"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 1"),
+    (["--random", "5000"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 5000"),
+    (["--dataset", "pubmed"], r"[Dd]ataset must be one of cora, citeseer, not 'pubmed'"),
+    (["--dataset", "cora", "--random", "20"], r"not allowed with argument"),
+    (["--random", "20", "--op", "median"], r"--op: invalid choice: 'median'"),
+]
+
+
+@pytest.mark.parametrize("args, match", BAD_OPTIONS, ids=[" ".join(a) for a, _ in BAD_OPTIONS])
+def test_run_rejects_bad_options(no_build, capsys, args, match):
+    status = pimgen("run", "gnn", *args, "--build-dir", no_build)
+    line = error_line(capsys)
+    assert status == 2
+    assert re.search(match, line), line
+
+
+def graph_cases(tmp_path):
+    """(arguments, message) for bad --graph files, written into tmp_path."""
+    ip, ix = chain_graph(20)
+    star_ptr, star_idx = [0, 5, 5, 5, 5, 5, 5], [1, 2, 3, 4, 5]       # row 0 has in-degree 5
+    return {
+        "non-monotone indptr": (
+            ["--graph", write_graph(tmp_path / "nonmono.npz", [0, 2, 1, 3], [0, 1, 2])],
+            r"indptr must be non-decreasing, but indptr\[2\] = 1 < indptr\[1\] = 2"),
+        "column out of range": (
+            ["--graph", write_graph(tmp_path / "column.npz", [0, 1, 3], [0, 1, 5])],
+            r"indices must be node numbers in 0\.\.1, but edge 2 \(row 1\) has column 5"),
+        "indptr[-1] != len(indices)": (
+            ["--graph", write_graph(tmp_path / "length.npz", [0, 2, 5], [0, 1, 1, 0])],
+            r"indptr\[-1\] must equal len\(indices\).*indptr\[-1\] = 5, len\(indices\) = 4"),
+        "x outside int8": (
+            ["--format", "int8", "--graph",
+             write_graph(tmp_path / "x8.npz", [0, 1, 2], [1, 0], x=np.array([[1, 2], [3, 200]]))],
+            r"features must be int8 codes in -128\.\.127, but features\[1, 1\] = 200"),
+        "missing file": (
+            ["--graph", tmp_path / "absent.npz"],
+            r"Graph file .*absent\.npz does not exist"),
+        "not an npz": (
+            ["--graph", tmp_path / "junk.npz"],
+            r"Graph file .*junk\.npz is not a readable \.npz"),
+        "no indices": (
+            ["--graph", write_graph(tmp_path / "noindices.npz", indptr=[0, 1, 2])],
+            r"lacks the array\(s\) indices"),
+        "weights length with weighted": (
+            ["--op", "weighted", "--graph",
+             write_graph(tmp_path / "weights.npz", [0, 2, 3, 3], [1, 2, 0], weights=np.array([100, 200]))],
+            r"weights need one entry per edge \(3\), not shape \(2,\)"),
+        "too many nodes": (
+            ["--max-nodes", "8", "--graph", write_graph(tmp_path / "big.npz", ip, ix)],
+            r"graph has 20 nodes, more than the config's max_nodes = 8"),
+        "too many edges": (
+            ["--max-edges", "10", "--graph", write_graph(tmp_path / "edges.npz", ip, ix)],
+            r"graph has 19 edges, more than the config's max_edges = 10"),
+        "mean above max degree": (
+            ["--op", "sum", "--op", "mean", "--max-degree", "4", "--graph",
+             write_graph(tmp_path / "star.npz", star_ptr, star_idx)],
+            r"row 0 has in-degree 5, more than the config's max_degree = 4"),
+    }
+
+
+GRAPH_CASES = ["non-monotone indptr", "column out of range", "indptr[-1] != len(indices)", "x outside int8",
+               "missing file", "not an npz", "no indices", "weights length with weighted", "too many nodes",
+               "too many edges", "mean above max degree"]
+
+
+@pytest.mark.parametrize("case", GRAPH_CASES)
+def test_run_rejects_bad_graph(no_build, capsys, tmp_path, case):
+    (tmp_path / "junk.npz").write_text("not a zip file\n")
+    args, match = graph_cases(tmp_path)[case]
+    status = pimgen("run", "gnn", *args, "--build-dir", no_build)
+    line = error_line(capsys)
+    assert status == 2
+    assert re.search(match, line), line
+
+
+def test_run_accepts_mean_within_max_degree(monkeypatch, tmp_path, capsys):
+    """The max_degree check is about the mean op only, and degree == max_degree is allowed: these reach the build."""
+    import tb.runner
+
+    class Reached(Exception):
+        pass
+
+    def build(config, **kwargs):
+        raise Reached(config)
+
+    monkeypatch.setattr(tb.runner, "build", build)
+    star = write_graph(tmp_path / "star.npz", [0, 5, 5, 5, 5, 5, 5], [1, 2, 3, 4, 5])
+    for args in (["--op", "mean", "--max-degree", "5"], ["--op", "sum", "--max-degree", "4"]):
+        with pytest.raises(Reached) as info:
+            pimgen("run", "gnn", "--graph", star, *args, "--build-dir", tmp_path / "b")
+        assert info.value.args[0].max_degree == int(args[-1])
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--lanes", "0"], r"lanes must be an integer in 1\.\.64, not 0"),
+    (["--format", "int32"], r"--format: invalid choice: 'int32'"),
+    (["--weight-bits", "19"], r"weight_bits must be an integer in 2\.\.18, not 19"),
+])
+def test_generate_rejects_bad_config(no_build, capsys, tmp_path, args, match):
+    out_dir = tmp_path / "out"
+    status = pimgen("generate", "gnn", "--out", out_dir, *args)
+    line = error_line(capsys)
+    assert status == 2
+    assert re.search(match, line), line
+    assert not out_dir.exists()
+
+
+def test_generate_out_is_a_file(capsys, tmp_path):
+    out = tmp_path / "file"
+    out.write_text("")
+    status = pimgen("generate", "gnn", "--lanes", "1", "--out", out)
+    line = error_line(capsys)
+    assert status == 2
+    assert "file" in line
+
+
+def test_unknown_engine_and_missing_command(capsys):
+    assert pimgen("generate", "snn", "--out", "x") == 2
+    assert re.search(r"invalid choice: 'snn'", error_line(capsys))
+    assert pimgen() == 2
+    assert "required" in error_line(capsys)
+
+
+@pytest.mark.parametrize("args", [["run", "gnn", "--lanes", "0"], ["run", "gnn", "--format", "int32"]],
+                         ids=["config", "argparse"])
+def test_real_process_prints_one_line(tmp_path, args):
+    proc = subprocess.run([sys.executable, "-m", "rtl_gen.cli", *args, "--build-dir", str(tmp_path / "b")],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("pimgen: error: ")
+    assert proc.stdout == ""
+    assert not (tmp_path / "b").exists()
+
+
+# Successful runs.
+
+def test_engines_lists_gnn(capsys):
+    assert pimgen("engines") == 0
+    out = capsys.readouterr().out
+    names = [line.split()[0] for line in out.splitlines() if line.strip()]
+    assert names == list(ENGINES)
+    assert "gnn" in names
+    assert re.search(r"^gnn\s+GNN neighbour aggregation", out, re.MULTILINE)
+
+
+def test_run_random_graph_bit_exact(build_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)            # the run directory defaults to build/run under the current directory
+    json_path = tmp_path / "r.json"
+    status = pimgen("run", "gnn", "--random", "50", "--features", "12", "--lanes", "4", "--format", "int16",
+                    "--op", "sum", "--op", "max", "--json", json_path, "--build-dir", build_root)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert "pimgen: " not in err
+    assert re.search(r"^random50: 50 nodes, \d+ edges, F = 12; engine lanes = 4, int16", out, re.MULTILINE)
+    blocks = re.split(r"^  op ", out, flags=re.MULTILINE)[1:]
+    assert [b.split(":")[0] for b in blocks] == ["sum", "max"]
+    for block in blocks:
+        assert "bit-exact match with the golden model: yes" in block
+    assert out.count("bit-exact match with the golden model: yes") == 2
+
+    rows = json.loads(json_path.read_text())
+    assert [r["op"] for r in rows] == ["sum", "max"]
+    for r in rows:
+        assert r["bit_exact"] is True
+        assert r["first_mismatch"] is None
+        assert (r["workload"], r["nodes"], r["features"], r["lanes"], r["format"]) == \
+            ("random50", 50, 12, 4, "int16")
+        assert r["cycles"] > 0
+        assert r["edges_counted"] == r["edges"]
+        assert 0 < r["lane_utilisation"] <= 1
+        assert r["top"] == GnnConfig(lanes=4, format="int16").top_name
+
+
+def test_bench_quick(build_root, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status = pimgen("bench", "gnn", "--quick", "--out", tmp_path / "bench", "--build-dir", build_root)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    report = json.loads((tmp_path / "bench" / "gnn.json").read_text())
+    assert report["benchmark"] == "gnn"
+    rows = report["rows"]
+    assert rows
+    for r in rows:
+        assert r["bit_exact"] is True
+        for key in ("cycles", "edges_per_cycle", "lane_utilisation", "build_seconds", "sim_cycles_per_second"):
+            assert key in r, key
+        assert r["cycles"] > 0
+        assert r["edges_per_cycle"] > 0
+        assert 0 < r["lane_utilisation"] <= 1
+        assert r["build_seconds"] >= 0
+        assert r["sim_cycles_per_second"] > 0
+    assert str(tmp_path / "bench" / "gnn.json") in out
