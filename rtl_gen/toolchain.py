@@ -61,6 +61,9 @@ def verilator_env(base=None):
     if cc:
         env.setdefault("OBJCACHE", cc)
         env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "pimgen-ccache"))
-    # The wheel's precompiled-header flag is broken; include the header instead.
-    env.setdefault("MAKEFLAGS", "CFG_CXXFLAGS_PCH_I=-include")
+    # The wheel's precompiled-header flag is broken; include the header instead. Appended, not set: under
+    # `make test` the environment already has the outer make's MAKEFLAGS, and a setdefault would lose the fix.
+    flags = env.get("MAKEFLAGS", "")
+    if "CFG_CXXFLAGS_PCH_I" not in flags:
+        env["MAKEFLAGS"] = f"{flags} CFG_CXXFLAGS_PCH_I=-include".strip()
     return env

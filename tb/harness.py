@@ -2,9 +2,8 @@
 job files through which pytest hands inputs in and gets results out.
 """
 
-import json
+import itertools
 import os
-import time
 from pathlib import Path
 
 import cocotb
@@ -28,7 +27,7 @@ class TB:
         self.manifest = Manifest.load(os.environ["PIMGEN_MANIFEST"])
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         self.backend = CocotbBusBackend(dut, dut.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq,
-                                        period_ns=CLOCK_NS)
+                                        period_ns=CLOCK_NS, gaps=bus_gaps())
         self.driver = driver_cls(self.backend, self.manifest)
 
     async def reset(self, cycles=4):
@@ -41,14 +40,14 @@ class TB:
         return int(cocotb.utils.get_sim_time(unit="ns") // CLOCK_NS)
 
 
+def bus_gaps():
+    """Idle cycles between bus transactions from ``PIMGEN_BUS_GAPS`` (e.g. ``0,0,0,2``, repeated), or None."""
+    text = os.environ.get("PIMGEN_BUS_GAPS", "")
+    if not text:
+        return None
+    return itertools.cycle(int(v) for v in text.split(","))
+
+
 def job_paths():
     """Job files named by ``PIMGEN_JOBS`` (``os.pathsep``-separated)."""
     return [Path(p) for p in os.environ.get("PIMGEN_JOBS", "").split(os.pathsep) if p]
-
-
-def write_json(path, data):
-    Path(path).write_text(json.dumps(data, indent=1))
-
-
-def wall():
-    return time.perf_counter()

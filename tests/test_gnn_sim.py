@@ -101,7 +101,9 @@ def check_results(cfg, results):
 @pytest.mark.parametrize("cfg", SWEEP + EDGE_CONFIGS, ids=_ids)
 def test_engine_matches_golden(cfg, build_root, tmp_path):
     model = build(cfg, root=build_root, log=None)
-    check_results(cfg, simulate(model, workloads(cfg), tmp_path))
+    # All but the lanes = 8 configurations see idle cycles between bus transactions (irregular host timing).
+    env = {"PIMGEN_BUS_GAPS": "0,1,0,0,3"} if cfg.lanes != 8 else {}
+    check_results(cfg, simulate(model, workloads(cfg), tmp_path, extra_env=env))
 
 
 @pytest.mark.parametrize("cfg", SWEEP[:2] + EDGE_CONFIGS, ids=_ids)

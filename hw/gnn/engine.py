@@ -3,8 +3,7 @@
 Arithmetic, order and rounding are defined in docs/gnn.md and by the golden model ``sw_model.gnn.aggregate``.
 """
 
-from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal, signed, unsigned
-from amaranth.lib import data
+from amaranth.hdl import Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 

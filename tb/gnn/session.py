@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 
-from pimgen.config import GNN_OPS
 from sw_model.gnn import check_codes, check_fits, check_weight_codes
 from sw_model.graphs import CsrGraph
 from ..runner import run_test
@@ -60,8 +59,11 @@ class GnnJobResult:
     extra: dict = field(default_factory=dict)
 
 
-def simulate(model, jobs, run_dir):
-    """Run ``jobs`` on the built ``model`` in one simulation; returns their results in order."""
+def simulate(model, jobs, run_dir, extra_env=None):
+    """Run ``jobs`` on the built ``model`` in one simulation; returns their results in order.
+
+    ``extra_env`` reaches the testbench (for example ``PIMGEN_BUS_GAPS``, see :func:`tb.harness.bus_gaps`).
+    """
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -77,7 +79,8 @@ def simulate(model, jobs, run_dir):
             path.with_suffix(suffix).unlink(missing_ok=True)
         paths.append(path)
     t0 = time.perf_counter()
-    run_test(model, TEST_MODULE, run_dir, testcase="run_jobs", extra_env={"PIMGEN_JOBS": ":".join(str(p.resolve()) for p in paths)})
+    run_test(model, TEST_MODULE, run_dir, testcase="run_jobs",
+             extra_env={**(extra_env or {}), "PIMGEN_JOBS": ":".join(str(p.resolve()) for p in paths)})
     sim_seconds = time.perf_counter() - t0
     results = []
     for job, path in zip(jobs, paths):

@@ -1,6 +1,6 @@
 """Simulation backend: a cocotb master on the engine's register bus pins (``bus__addr``, ``bus__w_en``, ...)."""
 
-from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ClockCycles, First, ReadOnly, RisingEdge, Timer
 
 from .backend import Backend
 
@@ -31,13 +31,17 @@ class CocotbBusBackend(Backend):
     period_ns : int
         Clock period, to turn cycle timeouts into a simulated-time timer (a ``ClockCycles`` trigger would wake
         Python on every cycle).
+    gaps : iterable of int or None
+        Idle cycles to leave after each transaction, e.g. ``itertools.cycle([0, 0, 0, 2])``, so that tests also
+        run with gaps between bus accesses. None: back to back.
     """
 
-    def __init__(self, dut, clk, prefix="bus", irq=None, period_ns=10):
+    def __init__(self, dut, clk, prefix="bus", irq=None, period_ns=10, gaps=None):
         self.bus = BusPins(dut, prefix)
         self.clk = clk
         self.irq = irq
         self.period_ns = period_ns
+        self.gaps = iter(gaps) if gaps is not None else None
         self.bus.w_en.value = 0
         self.bus.r_en.value = 0
         self.bus.addr.value = 0
@@ -62,6 +66,10 @@ class CocotbBusBackend(Backend):
         bus.r_en.value = 0
         bus.w_en.value = 0
         self.transactions += 1
+        if self.gaps is not None:
+            idle = next(self.gaps, 0)
+            if idle:
+                await ClockCycles(self.clk, idle)
         return data
 
     async def read(self, addr):
