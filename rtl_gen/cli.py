@@ -5,8 +5,8 @@
     pimgen bench gnn [--quick]
     pimgen engines
 
-Config parameters become options automatically from the engine's config dataclass, so a new engine needs no CLI
-code for them. Bad input prints one line on stderr and exits with status 2; a result that does not match the golden
+Config parameters become options automatically from the engine's config dataclass; workload options and the run and
+bench commands come from the engine's commands module (``EngineSpec.commands``). A new engine needs no code here. Bad input prints one line on stderr and exits with status 2; a result that does not match the golden
 model exits with status 1.
 """
 
@@ -90,23 +90,17 @@ def cmd_generate(args):
     return 0
 
 
-# run
+# run, bench: the engine's own commands module (EngineSpec.commands) does the work
 
 def cmd_run(args):
     spec = engine_named(args.engine)
-    if spec.name != "gnn":
-        raise CliError(f"`pimgen run` supports the gnn engine so far, not {spec.name}")
-    from . import gnn_commands
     config = _config_from_args(spec, args)
-    return gnn_commands.run(config, args, _console())
+    return spec.commands.run(config, args, _console())
 
 
 def cmd_bench(args):
     spec = engine_named(args.engine)
-    if spec.name != "gnn":
-        raise CliError(f"`pimgen bench` supports the gnn engine so far, not {spec.name}")
-    from . import gnn_commands
-    return gnn_commands.bench(args, _console())
+    return spec.commands.bench(args, _console())
 
 
 def cmd_engines(args):
@@ -132,50 +126,40 @@ def build_parser():
     p = sub.add_parser("engines", help="list the engines")
     p.set_defaults(func=cmd_engines)
 
-    p = sub.add_parser("generate", help="write Verilog and manifest.json for a configuration")
-    p.add_argument("engine", choices=list(ENGINES))
-    p.add_argument("--out", type=Path, required=True, help="output directory")
-    p.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
-    _add_all_config_arguments(p)
-    p.set_defaults(func=cmd_generate)
+    # Each verb has one sub-parser per engine, carrying that engine's config options and, for run, the
+    # engine's own workload options (EngineSpec.commands.add_run_arguments): a new engine adds an entry in
+    # rtl_gen/engines.py and a commands module, and nothing here changes.
+    p = sub.add_parser("generate", help="write Verilog, manifest.json and registers.md for a configuration")
+    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
+    for name, spec in ENGINES.items():
+        e = engines.add_parser(name, help=spec.description)
+        e.add_argument("--out", type=Path, required=True, help="output directory")
+        e.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
+        _add_config_arguments(e, spec.config_cls)
+        e.set_defaults(func=cmd_generate)
 
     p = sub.add_parser("run", help="simulate an engine on a workload and compare with the golden model")
-    p.add_argument("engine", choices=list(ENGINES))
-    src = p.add_mutually_exclusive_group()
-    src.add_argument("--dataset", help="a shipped graph: cora or citeseer (default: cora)")
-    src.add_argument("--graph", type=Path, help=".npz with indptr, indices [, x (feature codes; then --features is ignored), "
-                          "weights (codes, for --op weighted)]")
-    src.add_argument("--random", type=int, metavar="N", help="a random graph with N nodes")
-    p.add_argument("--features", type=int, default=16, metavar="F",
-                   help="features per node (datasets and random graphs; default 16)")
-    p.add_argument("--op", action="append", choices=["sum", "mean", "max", "weighted"],
-                   help="aggregation op, repeatable (default: sum)")
-    p.add_argument("--self-loops", action="store_true", help="add a self loop to every node first (as GCN does)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the feature projection / random graph")
-    p.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
-    p.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
-    p.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
-    _add_all_config_arguments(p)
-    p.set_defaults(func=cmd_run)
+    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
+    for name, spec in ENGINES.items():
+        e = engines.add_parser(name, help=spec.description)
+        spec.commands.add_run_arguments(e)
+        e.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
+        e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
+        e.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
+        _add_config_arguments(e, spec.config_cls)
+        e.set_defaults(func=cmd_run)
 
     p = sub.add_parser("bench", help="benchmarks: JSON in build/bench and a table")
-    p.add_argument("engine", choices=list(ENGINES))
-    p.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
-    p.add_argument("--cold", action="store_true", help="build every model from scratch, without ccache, to time it")
-    p.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
-    p.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
-    p.set_defaults(func=cmd_bench)
+    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
+    for name, spec in ENGINES.items():
+        e = engines.add_parser(name, help=spec.description)
+        e.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
+        e.add_argument("--cold", action="store_true",
+                       help="build every model from scratch, without ccache, to time it")
+        e.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
+        e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
+        e.set_defaults(func=cmd_bench)
     return parser
-
-
-def _add_all_config_arguments(parser):
-    # One engine exists so far; with several, options of all engines are added and unknown ones rejected by the
-    # chosen engine's config (from_dict names the allowed parameters).
-    seen = set()
-    for spec in ENGINES.values():
-        if spec.config_cls not in seen:
-            _add_config_arguments(parser, spec.config_cls)
-            seen.add(spec.config_cls)
 
 
 def _one_line(exc):

@@ -50,6 +50,7 @@ def build_manifest(config, component):
         "version": list(config.version),
         "config": config.to_dict(),
         "config_hash": config.config_hash,
+        "config_readback": dict(config.readback()),   # what each CFG_<NAME> register reads
         "top": config.top_name,
         "verilog": f"{config.top_name}.v",
         "clock": "clk",

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pimgen.config import GnnConfig
+from pimgen.config import GNN_OPS, GnnConfig
 
-__all__ = ["Workload", "make_workload", "run", "bench", "compare", "summarise"]
+__all__ = ["Workload", "make_workload", "add_run_arguments", "run", "bench", "compare", "summarise"]
 
 CLOCK_NS = 10   # tb.harness.CLOCK_NS; simulated time only
 
@@ -145,6 +145,23 @@ def _simulate(config, workloads_ops, console, build_root=None, waves=False, run_
                         "top": model.top})
             rows.append(row)
     return model, run_dir, rows
+
+
+def add_run_arguments(parser):
+    """Workload options of ``pimgen run gnn``."""
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--dataset", help="a shipped graph: cora or citeseer (default: cora)")
+    src.add_argument("--graph", type=Path,
+                     help=".npz with indptr, indices [, x (feature codes; then --features is ignored), "
+                          "weights (codes, for --op weighted)]")
+    src.add_argument("--random", type=int, metavar="N", help="a random power-law graph with N nodes")
+    parser.add_argument("--features", type=int, default=16, metavar="F",
+                        help="features per node (datasets and random graphs; default 16)")
+    parser.add_argument("--op", action="append", choices=list(GNN_OPS),
+                        help="aggregation op, repeatable (default: sum)")
+    parser.add_argument("--self-loops", action="store_true",
+                        help="add a self loop to every node first (as GCN does)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the feature projection / random graph")
 
 
 def run(config, args, console):

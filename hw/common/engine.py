@@ -130,14 +130,20 @@ class EngineComponent(wiring.Component):
     def window_base(self, name):
         return self._window_buses[name][0]
 
+    def window_layout(self, name):
+        """Engine-specific layout of a window for the manifest (how elements map to offsets); override."""
+        return {}
+
     def describe_windows(self):
-        """Windows as JSON-ready data: ``[{name, base, size, element_bits, signed, banks}]``."""
+        """Windows as JSON-ready data: ``[{name, base, size, element_bits, signed, banks, bank_bits, depth,
+        layout}]``."""
         out = []
         for name, w in self.windows.items():
             base, sub = self._window_buses[name]
             out.append({"name": name, "base": base, "size": 1 << len(sub.addr),
                         "element_bits": w.shape.width, "signed": w.shape.signed,
-                        "banks": w.banks, "bank_bits": ceil_log2(w.banks), "depth": w.depth})
+                        "banks": w.banks, "bank_bits": ceil_log2(w.banks), "depth": w.depth,
+                        "layout": self.window_layout(name)})
         return out
 
     def elaborate_frame(self):

@@ -100,6 +100,13 @@ class GnnEngine(EngineComponent):
         }
         super().__init__(cfg, registers, counters, windows, errors=GNN_ERRORS)
 
+    def window_layout(self, name):
+        if name in ("features", "result"):
+            return {"offset": "((node * row_words + feature // lanes) << lane_bits) + feature % lanes",
+                    "row_words": self.config.groups_max, "lanes": self.config.lanes,
+                    "lane_bits": self.config.lane_bits}
+        return {"offset": "index"}
+
     def elaborate(self, platform):
         m = self.elaborate_frame()
         cfg = self.config

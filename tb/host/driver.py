@@ -87,15 +87,10 @@ class EngineDriver:
         if config_hash != int(self.manifest.config_hash, 16):
             raise EngineMismatch(f"CONFIG_HASH reads {config_hash:08x}, manifest says {self.manifest.config_hash}: "
                                  "the bitstream or model was built from another config")
-        for name, reg in self.manifest.registers.items():
-            if name.startswith("CFG_"):
-                key = name[4:].lower()
-                value = await self.backend.read(reg.addr)
-                want = self.manifest.config[key]
-                if isinstance(want, str) or want is None:
-                    continue  # choices are read back as indices; the hash already covers them
-                if value != (int(want) & 0xFFFF_FFFF):
-                    raise EngineMismatch(f"{name} reads {value}, manifest config says {want}")
+        for key, want in self.manifest.data["config_readback"].items():
+            value = await self.read_reg(f"CFG_{key.upper()}")
+            if value != (want & 0xFFFF_FFFF):
+                raise EngineMismatch(f"CFG_{key.upper()} reads {value}, the manifest says {want}")
 
     # Control
 

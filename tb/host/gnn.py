@@ -31,12 +31,14 @@ class GnnDriver(EngineDriver):
         self.graph = None
         self.num_features = None
 
-    def feature_offsets(self, num_nodes, num_features):
-        """Window offsets of ``X[n, f]`` for all ``n < num_nodes``, ``f < num_features`` (row-major)."""
-        cfg = self.config
+    def feature_offsets(self, num_nodes, num_features, window="features"):
+        """Window offsets of ``X[n, f]`` for all ``n < num_nodes``, ``f < num_features`` (row-major), from the
+        window's layout in the manifest."""
+        layout = self.manifest.window(window).layout
         n = np.arange(num_nodes)[:, None]
         f = np.arange(num_features)[None, :]
-        return (((n * cfg.groups_max + f // cfg.lanes) << cfg.lane_bits) + f % cfg.lanes).ravel()
+        lanes = layout["lanes"]
+        return (((n * layout["row_words"] + f // lanes) << layout["lane_bits"]) + f % lanes).ravel()
 
     async def load_graph(self, graph, weights=None):
         """Write ``indptr``, ``indices`` and, if given, edge ``weights`` (codes) into the engine."""
@@ -86,5 +88,5 @@ class GnnDriver(EngineDriver):
     async def read_result(self):
         """Result codes ``Y[N, F]`` of the last run (int64)."""
         n, f = self.graph.num_nodes, self.num_features
-        values = await self.read_window("result", self.feature_offsets(n, f))
+        values = await self.read_window("result", self.feature_offsets(n, f, window="result"))
         return np.array(values, dtype=np.int64).reshape(n, f)

@@ -50,6 +50,7 @@ class WindowInfo:
         self.banks = d["banks"]
         self.bank_bits = d["bank_bits"]
         self.depth = d["depth"]
+        self.layout = d.get("layout", {})
 
     def decode(self, word):
         """A 32-bit bus word as the element value (sign-extended for signed windows)."""
