@@ -25,6 +25,10 @@ EDGE_CONFIGS = [
     GnnConfig(lanes=4, format="int8", acc_width=8),
     # Wrap-around everywhere.
     GnnConfig(lanes=4, format="int16", saturate=False, acc_width=20),
+    # Three lanes (banks not a power of two), integer features, integer weights (no rounding in weighted), the
+    # smallest reciprocal (P = 8) with degrees beyond 2**(P+2), where R[d] reaches 2**(P+1).
+    GnnConfig(lanes=3, format="int16", frac_bits=0, weight_bits=8, weight_frac_bits=0, recip_bits=8,
+              max_degree=1200, max_nodes=256, max_edges=4096, max_features=16),
 ]
 
 
@@ -71,6 +75,14 @@ def workloads(cfg, seed=0):
     g = CsrGraph(indptr, np.concatenate([np.array(c, dtype=np.int64) for c in cols]))
     x = rng.integers(lo, hi + 1, size=(n, cfg.max_features))
     jobs.append(GnnJob(g, x, ops=("sum", "mean", "max"), name="hub"))
+
+    if cfg.max_degree > 1 << (cfg.recip_bits + 2):
+        # Rows of degree 1025..max_degree (duplicate columns): the mean's reciprocal at its largest.
+        degrees = [cfg.max_degree, (1 << (cfg.recip_bits + 2)) + 1, 3, 0]
+        g = CsrGraph(np.cumsum([0] + degrees), rng.integers(0, 4, size=sum(degrees)))
+        x = rng.integers(lo, hi + 1, size=(4, 5))
+        x[:, 0] = hi
+        jobs.append(GnnJob(g, x, ops=("sum", "mean"), name="high-degree"))
 
     # One feature group and rows of degree 0 or 1: the sequencer needs a new row descriptor every cycle.
     n = 50
@@ -140,3 +152,16 @@ def test_register_interface_and_errors(build_root, tmp_path):
     cfg = GnnConfig(lanes=4, format="int16")
     model = build(cfg, root=build_root, log=None)
     run_test(model, "tb.gnn.cocotb_gnn", tmp_path, testcase="test_registers")
+
+
+def test_waves(build_root, tmp_path):
+    """A build with tracing writes a VCD with the bus in it."""
+    cfg = GnnConfig(lanes=2, format="int8", max_nodes=16, max_edges=64, max_features=4, max_degree=16)
+    model = build(cfg, waves=True, root=build_root, log=None)
+    g = random_graph(10, 2, seed=3)
+    x = np.arange(20).reshape(10, 2) - 10
+    [res] = simulate(model, [GnnJob(g, x, ops=("sum",))], tmp_path)
+    assert (res.outputs["sum"] == aggregate(cfg, g, x, "sum")).all()
+    vcd = tmp_path / "dump.vcd"
+    assert vcd.stat().st_size > 0
+    assert "bus__ack" in vcd.read_text(errors="replace")[:200_000]
