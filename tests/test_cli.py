@@ -385,3 +385,17 @@ def test_bench_quick(build_root, tmp_path, capsys, monkeypatch):
         assert r["build_seconds"] >= 0
         assert r["sim_cycles_per_second"] > 0
     assert str(tmp_path / "bench" / "gnn.json") in out
+
+
+def test_missing_verilator_is_one_line(monkeypatch, capsys, tmp_path):
+    """Without a Verilator the lint step names what is missing and how to get it, in one line, exit 2."""
+    import rtl_gen.toolchain as toolchain
+    monkeypatch.setattr(toolchain, "verilator_root", lambda: None)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(toolchain.ToolMissing, match="Verilator not found"):
+        toolchain.require_verilator()
+    code = main(["generate", "gnn", "--lanes", "1", "--format", "int8", "--max-nodes", "16", "--max-edges", "32",
+                 "--max-features", "4", "--max-degree", "8", "--out", str(tmp_path / "g"), "--lint"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("pimgen: error: Verilator not found")
