@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-__all__ = ["EngineConfig", "GnnConfig", "GNN_FORMATS", "GNN_OPS", "ceil_log2"]
+__all__ = ["EngineConfig", "GnnConfig", "GNN_FORMATS", "GNN_OPS", "MAX_MEMORY_BITS", "ceil_log2"]
 
 
 def ceil_log2(n):
@@ -68,16 +68,25 @@ class EngineConfig:
         return f"pimgen_{self.engine}_{self.config_hash}"
 
     def readback(self):
-        """Parameters as (name, integer) pairs for the CFG_* readback registers, in field order."""
+        """Parameters as (name, integer) pairs for the CFG_* readback registers, in field order.
+
+        Integers, booleans and choices (read back as their index) have a register; other kinds (a float, a tuple of
+        per-column values) have none: the CONFIG_HASH register covers them.
+        """
         values = []
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
             choices = f.metadata.get("choices")
             if choices is not None:
-                v = list(choices).index(v)
-            values.append((f.name, int(v)))
+                values.append((f.name, list(choices).index(v)))
+            elif isinstance(v, (bool, int)):
+                values.append((f.name, int(v)))
         return values
 
+
+#: Largest total memory of a generated engine. Beyond it yosys' Verilog (one line per memory word before pimgen strips
+#: the zero initial values) and Verilator's model take minutes; 32 Mbit is ~10x an ECP5-85F's block RAM.
+MAX_MEMORY_BITS = 1 << 25
 
 GNN_FORMATS = ("int8", "int16")
 #: Aggregation ops in the order of their OP register code.
@@ -132,6 +141,10 @@ class GnnConfig(EngineConfig):
         _check_int("max_degree", self.max_degree, 1, 65535)
         if self.max_features < self.lanes:
             raise ValueError(f"max_features ({self.max_features}) must be at least lanes ({self.lanes})")
+        if self.memory_bits > MAX_MEMORY_BITS:
+            raise ValueError(f"The memories of this config would hold {self.memory_bits} bits, more than the "
+                             f"{MAX_MEMORY_BITS} (32 Mbit) pimgen generates; lower max_nodes, max_edges or "
+                             f"max_features")
 
     # Derived quantities: the one place widths and depths come from.
 
@@ -163,6 +176,14 @@ class GnnConfig(EngineConfig):
     def edge_bits(self):
         """Width of an edge pointer; holds 0..max_edges."""
         return ceil_log2(self.max_edges + 1)
+
+    @property
+    def memory_bits(self):
+        """Bits of all memories: indptr, indices, weights, features and result, and the mean reciprocal ROM."""
+        return ((self.max_nodes + 1) * self.edge_bits
+                + self.max_edges * (max(self.node_bits, 1) + self.weight_bits)
+                + 2 * self.feature_words * self.lanes * self.data_bits
+                + (self.max_degree + 1) * (self.recip_width + ceil_log2(self.recip_shift_max + 1)))
 
     @property
     def recip_width(self):

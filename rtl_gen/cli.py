@@ -27,6 +27,8 @@ class CliError(Exception):
 
 
 def _add_config_arguments(parser, config_cls):
+    """One option per config field, parsed by its type: int, float, bool (--x/--no-x), a choice, or a tuple of
+    ints or floats given as a comma-separated list."""
     group = parser.add_argument_group(f"{config_cls.engine} configuration")
     hints = typing.get_type_hints(config_cls)
     for f in dataclasses.fields(config_cls):
@@ -35,23 +37,33 @@ def _add_config_arguments(parser, config_cls):
         option = "--" + f.name.replace("_", "-")
         kind = hints.get(f.name)
         default = f.default
+        shown = f" (default: {default})" if default is not None else ""
         if kind is bool:
             group.add_argument(option, dest=f.name, action=argparse.BooleanOptionalAction, default=None,
-                               help=f"{help_text} (default: {default})")
+                               help=help_text + shown)
         elif choices:
-            group.add_argument(option, dest=f.name, choices=choices, default=None,
-                               help=f"{help_text} (default: {default})")
+            group.add_argument(option, dest=f.name, choices=choices, default=None, help=help_text + shown)
         else:
-            group.add_argument(option, dest=f.name, type=_integer(f.name), default=None, metavar="N",
-                               help=f"{help_text}" + (f" (default: {default})" if default is not None else ""))
+            group.add_argument(option, dest=f.name, type=_parser_for(f.name, kind), default=None,
+                               metavar="X,Y,..." if typing.get_origin(kind) is tuple else "N",
+                               help=help_text + shown)
 
 
-def _integer(name):
+def _parser_for(name, kind):
+    if typing.get_origin(kind) is tuple:
+        item = _parser_for(name, (typing.get_args(kind) or (int,))[0])
+
+        def parse_tuple(text):
+            return tuple(item(part) for part in text.split(",") if part.strip())
+        parse_tuple.__name__ = name
+        return parse_tuple
+
     def parse(text):
         try:
-            return int(text, 0)
+            return float(text) if kind is float else int(text, 0)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer, not {text!r}") from None
+            what = "a number" if kind is float else "an integer"
+            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
     parse.__name__ = name
     return parse
 

@@ -8,10 +8,11 @@ from pathlib import Path
 
 from amaranth.back import verilog
 
+from hw.common.engine import ID_MAGIC
 from pimgen.config import EngineConfig
 from .engines import engine_for
 
-__all__ = ["generate", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION"]
+__all__ = ["generate", "manifest_for", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION"]
 
 MANIFEST_VERSION = 1
 #: Verilator control file with the lint waivers for Amaranth's output; each waiver says why.
@@ -49,6 +50,7 @@ def build_manifest(config, component):
         "engine_code": config.engine_code,
         "version": list(config.version),
         "config": config.to_dict(),
+        "id_magic": ID_MAGIC,                          # what the ID register reads
         "config_hash": config.config_hash,
         "config_readback": dict(config.readback()),   # what each CFG_<NAME> register reads
         "top": config.top_name,
@@ -64,6 +66,16 @@ def build_manifest(config, component):
         "errors": {str(k): v for k, v in sorted(component.errors.items())},
         "counters": list(component.counter_names),
     }
+
+
+def manifest_for(config):
+    """The manifest of ``config`` without generating Verilog (the register map and windows need no elaboration)."""
+    component = engine_for(config).component(config)
+    manifest = build_manifest(config, component)
+    # The component was only built to read its map; tell Amaranth it is not an elaboratable someone forgot.
+    for part in (component, component.csr, component.decoder, *component.windows.values()):
+        part._MustUse__silence = True
+    return manifest
 
 
 def generate(config, out_dir):
@@ -108,15 +120,18 @@ def register_map_markdown(manifest):
     return "\n".join(lines) + "\n"
 
 
-_ZERO_INIT = re.compile(r"  initial begin\n(?:    [\\\w$.]+ ?\[\d+\] = \d+'h0+;\n)+  end\n")
+#: An ``initial`` block that only zeroes one host-loaded memory bank (see hw.common.window.HOST_BANK_PREFIX).
+_ZERO_INIT = re.compile(r"  initial begin\n    (host_bank\d+) ?\[\d+\] = \d+'h0+;\n"
+                        r"(?:    \1 ?\[\d+\] = \d+'h0+;\n)*  end\n")
 
 
 def strip_zero_memory_init(text):
-    """Drop ``initial`` blocks that only set memory words to zero.
+    """Drop ``initial`` blocks that only set the words of a host-loaded memory bank to zero.
 
     yosys writes one line per word of every memory's init value, also when it is all zeros: 8.6 MB of Verilog for
-    the default GNN config, most of Verilator's compile time. The engines' RAMs are loaded by the host before use,
-    so their power-on content is not part of the design; ROMs (nonzero init) keep their blocks.
+    the default GNN config, most of Verilator's compile time. The banks of a ``WindowedMemory`` are loaded by the
+    host before use, so their power-on content is not part of the design. Every other memory (ROMs, FIFOs, an
+    engine's own state) keeps its initial value.
     """
     return _ZERO_INIT.sub("", text)
 

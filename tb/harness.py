@@ -1,40 +1,46 @@
-"""Testbench plumbing shared by every engine's cocotb module: clock, reset, backend and driver construction, and the
-job files through which pytest hands inputs in and gets results out.
+"""Testbench plumbing shared by every engine's cocotb module: clock, reset, backend and driver construction, the
+job files through which pytest hands inputs in and gets results out, and the checks of the register frame that
+every engine has (identity, irq, soft reset, bus errors, unmapped addresses).
 """
 
 import itertools
+import json
 import os
 from pathlib import Path
 
 import cocotb
+import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
 from .host.cocotb_backend import CocotbBusBackend
 from .host.manifest import Manifest
+from .runner import CLOCK_NS
 
-__all__ = ["TB", "job_paths", "CLOCK_NS"]
-
-#: Simulated clock period. 10 ns = 100 MHz, near what the ECP5 build reaches; it only scales simulated time.
-CLOCK_NS = 10
+__all__ = ["TB", "bus_gaps", "job_paths", "save_job_result", "check_frame", "CLOCK_NS"]
 
 
 class TB:
-    """Clock, reset and a bus backend around an engine DUT; ``driver_cls`` builds the engine's host driver."""
+    """Clock, reset and a bus backend around an engine DUT; ``driver_cls`` builds the engine's host driver.
+
+    Port names (clock, reset, bus prefix) come from the manifest named by ``PIMGEN_MANIFEST``.
+    """
 
     def __init__(self, dut, driver_cls):
         self.dut = dut
         self.manifest = Manifest.load(os.environ["PIMGEN_MANIFEST"])
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-        self.backend = CocotbBusBackend(dut, dut.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq,
+        self.clk = getattr(dut, self.manifest.data["clock"])
+        self.rst = getattr(dut, self.manifest.data["reset"])
+        cocotb.start_soon(Clock(self.clk, CLOCK_NS, unit="ns").start())
+        self.backend = CocotbBusBackend(dut, self.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq,
                                         period_ns=CLOCK_NS, gaps=bus_gaps())
         self.driver = driver_cls(self.backend, self.manifest)
 
     async def reset(self, cycles=4):
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, cycles)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
+        self.rst.value = 1
+        await ClockCycles(self.clk, cycles)
+        self.rst.value = 0
+        await RisingEdge(self.clk)
 
     def now_cycles(self):
         return int(cocotb.utils.get_sim_time(unit="ns") // CLOCK_NS)
@@ -49,5 +55,69 @@ def bus_gaps():
 
 
 def job_paths():
-    """Job files named by ``PIMGEN_JOBS`` (``os.pathsep``-separated)."""
+    """Job files named by ``PIMGEN_JOBS`` (``os.pathsep``-separated), written by :func:`tb.runner.run_jobs`."""
     return [Path(p) for p in os.environ.get("PIMGEN_JOBS", "").split(os.pathsep) if p]
+
+
+def save_job_result(path, arrays, meta):
+    """The answer to job file ``path``: arrays into ``<job>.out.npz``, JSON-able ``meta`` into ``<job>.out.json``."""
+    np.savez(path.with_suffix(".out.npz"), **arrays)
+    path.with_suffix(".out.json").write_text(json.dumps(meta, indent=1))
+
+
+def _free_address(manifest):
+    """An address inside the bus range that no register or window covers."""
+    used = [(0, 1 << max(1, (len(manifest.registers) - 1).bit_length()))]
+    used += [(w.base, w.base + w.size) for w in manifest.windows.values()]
+    for addr in range(1, 1 << manifest.data["bus"]["addr_width"]):
+        if all(not lo <= addr < hi for lo, hi in used):
+            return addr
+    raise AssertionError("the address map has no gap")
+
+
+async def check_frame(tb, start_long_run, window):
+    """Check the register frame every engine shares, against the manifest.
+
+    ``start_long_run`` is an async callable that starts a run lasting at least a few hundred cycles and returns
+    while it is busy; ``window`` names a memory window the host may write while the engine is idle. Checks:
+    identity registers; ``irq`` following ``STATUS.done``; a window access while busy dropped and flagged in
+    ``STATUS.bus_error``; soft reset aborting the run and returning every RW field, the counters and the status to
+    their reset values; an unmapped address reading 0 without hanging the bus.
+    """
+    drv, dut, manifest = tb.driver, tb.dut, tb.manifest
+    await drv.check_identity()
+    assert await drv.read_reg("ID") == manifest.data["id_magic"]
+
+    await start_long_run()
+    assert await drv.read_field("STATUS", "busy") == 1
+    win = manifest.window(window)
+    await drv.backend.write(win.base, 123)
+    assert await drv.backend.read(win.base) == 0
+    assert await drv.read_field("STATUS", "bus_error") == 1
+
+    await drv.soft_reset()
+    assert await drv.read_field("STATUS", "busy") == 0
+    assert await drv.read_field("STATUS", "bus_error") == 0
+    for name, reg in manifest.registers.items():
+        for field in reg.fields.values():
+            if field.access == "rw":
+                init = next(f["init"] for r in manifest.data["registers"] if r["name"] == name
+                            for f in r["fields"] if f["name"] == field.name)
+                assert await drv.read_field(name, field.name) == init, f"{name}.{field.name} after soft reset"
+    for counter in manifest.counters:
+        assert await drv.read_reg(f"CNT_{counter.upper()}") == 0, f"CNT_{counter.upper()} after soft reset"
+
+    value = win.encode(-123 if win.signed else 123)
+    await drv.backend.write(win.base, value)
+    assert await drv.backend.read(win.base) == value
+
+    await start_long_run()
+    await drv.wait_done(timeout_cycles=10_000_000)
+    assert dut.irq.value == 1
+    await drv.write_reg("STATUS", done=1)
+    assert await drv.read_field("STATUS", "done") == 0
+    assert dut.irq.value == 0
+
+    free = _free_address(manifest)
+    assert await drv.backend.read(free) == 0
+    await drv.backend.write(free, 1)

@@ -15,6 +15,8 @@ import hashlib
 import json
 import os
 import time
+
+import numpy as np
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +24,11 @@ from pathlib import Path
 from rtl_gen.generate import WAIVERS, generate
 from rtl_gen.toolchain import require_verilator, verilator_env
 
-__all__ = ["SimModel", "SimulationFailed", "build", "run_test", "default_build_root", "design_hash"]
+__all__ = ["SimModel", "SimulationFailed", "build", "run_test", "run_jobs", "default_build_root", "design_hash",
+           "CLOCK_NS"]
+
+#: Simulated clock period. 10 ns = 100 MHz, near what FPGA builds reach; it only scales simulated time.
+CLOCK_NS = 10
 
 _PROJECT = Path(__file__).resolve().parent.parent
 #: What shapes the generated Verilog and its Verilator model; a change to any of these rebuilds.
@@ -71,6 +77,11 @@ class SimModel:
         return self.directory / "sim"
 
 
+def _tool_versions():
+    from importlib.metadata import version
+    return {name: version(name) for name in ("amaranth", "cocotb", "verilator")}
+
+
 @contextmanager
 def _locked(path):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -106,7 +117,8 @@ def build(config, *, waves=False, root=None, log=print):
     root = Path(root) if root is not None else default_build_root()
     directory = (root / f"{config.engine}-{config.config_hash}{'-waves' if waves else ''}").resolve()
     stamp_path = directory / "build.stamp"
-    stamp = {"design": design_hash(), "config": config.to_dict(), "waves": waves, "verilator": require_verilator()}
+    stamp = {"design": design_hash(), "config": config.to_dict(), "waves": waves, "verilator": require_verilator(),
+             "tools": _tool_versions()}
     t0 = time.perf_counter()
     with _locked(directory.with_name(directory.name + ".lock")):
         cached = False
@@ -168,4 +180,30 @@ def run_test(model, test_module, run_dir, *, testcase=None, extra_env=None, wave
         log = (run_dir / "sim.log").read_text(errors="replace")[-4000:] if (run_dir / "sim.log").exists() else ""
         raise SimulationFailed(f"{failed} of {total} cocotb test(s) failed on {model.top}; "
                                f"log: {run_dir / 'sim.log'}\n{log}")
+    return results
+
+
+def run_jobs(model, test_module, run_dir, jobs, *, testcase="run_jobs", extra_env=None):
+    """Run a cocotb module over job files: the plumbing every engine's session uses.
+
+    ``jobs`` is a list of dicts of arrays, written to ``run_dir/job<i>.npz``; the testbench reads them through
+    :func:`tb.harness.job_paths` and answers with :func:`tb.harness.save_job_result`. Returns, per job,
+    ``(arrays, meta)`` from ``job<i>.out.npz`` and ``job<i>.out.json``.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i, arrays in enumerate(jobs):
+        path = (run_dir / f"job{i}.npz").resolve()
+        np.savez(path, **arrays)
+        for suffix in (".out.npz", ".out.json"):
+            path.with_suffix(suffix).unlink(missing_ok=True)
+        paths.append(path)
+    run_test(model, test_module, run_dir, testcase=testcase,
+             extra_env={**(extra_env or {}), "PIMGEN_JOBS": os.pathsep.join(str(p) for p in paths)})
+    results = []
+    for path in paths:
+        with np.load(path.with_suffix(".out.npz")) as out:
+            arrays = {k: out[k] for k in out.files}
+        results.append((arrays, json.loads(path.with_suffix(".out.json").read_text())))
     return results

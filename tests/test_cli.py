@@ -140,6 +140,23 @@ def test_generate_lint_clean(tmp_path_factory, fmt, lanes):
     assert (out_dir / f"{GnnConfig(lanes=lanes, format=fmt).top_name}.v").is_file()
 
 
+@pytest.mark.parametrize("options", [
+    # Limits equal to the largest value their field holds (no constant comparisons in the Verilog).
+    ["--lanes", "3", "--max-nodes", "255", "--max-edges", "1023", "--max-features", "15", "--max-degree", "1023"],
+    # The widest datapath: 64 lanes, 18-bit weights, 44-bit accumulator.
+    ["--lanes", "64", "--format", "int8", "--max-features", "64", "--max-nodes", "100", "--max-edges", "1000",
+     "--weight-bits", "18", "--acc-width", "44"],
+    # The smallest memories: one-word windows, one feature group (no zero-width vectors).
+    ["--lanes", "1", "--format", "int8", "--max-nodes", "2", "--max-edges", "1", "--max-features", "1",
+     "--max-degree", "1"],
+], ids=["limits-at-field-max", "widest", "smallest"])
+def test_generate_lint_clean_at_odd_sizes(tmp_path, capsys, options):
+    status = main(["generate", "gnn", *options, "--out", str(tmp_path), "--lint"])
+    captured = capsys.readouterr()
+    assert status == 0, captured.err
+    assert "lint: clean" in captured.out
+
+
 # Bad input: one line, status 2, nothing built.
 
 @pytest.fixture
@@ -339,7 +356,7 @@ def test_engines_lists_gnn(capsys):
 
 
 def test_run_random_graph_bit_exact(build_root, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(tmp_path)            # the run directory defaults to build/run under the current directory
+    monkeypatch.chdir(tmp_path)            # nothing the command writes may land in the project tree
     json_path = tmp_path / "r.json"
     status = pimgen("run", "gnn", "--random", "50", "--features", "12", "--lanes", "4", "--format", "int16",
                     "--op", "sum", "--op", "max", "--json", json_path, "--build-dir", build_root)

@@ -52,6 +52,8 @@ def workloads(cfg, seed=0):
     g = random_graph(60, 5, seed=seed, empty_rows=5, isolated_nodes=3)
     x = rng.integers(lo, hi + 1, size=(g.num_nodes, 13))
     w = rng.integers(wlo, whi + 1, size=g.nnz)
+    if cfg.weight_frac_bits == 0:
+        w = rng.integers(-2, 3, size=g.nnz)      # integer weights: keep most results inside the format
     jobs.append(GnnJob(g, x, ops=GNN_OPS, weights=w, name="random"))
 
     # Rows 0/1: ten +max / ten -min terms; row 2: alternating signs; row 3 empty.

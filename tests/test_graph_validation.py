@@ -228,3 +228,9 @@ def test_degree_too_large_for_mean_only():
 def test_config_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         GnnConfig(**kwargs)
+
+
+def test_config_memory_limit():
+    """A config whose memories exceed what pimgen generates is refused up front, naming the limit."""
+    with pytest.raises(ValueError, match=r"would hold \d+ bits, more than the 33554432 \(32 Mbit\)"):
+        GnnConfig(max_nodes=65536, max_features=1024, lanes=1)

@@ -130,6 +130,14 @@ class EngineComponent(wiring.Component):
     def window_base(self, name):
         return self._window_buses[name][0]
 
+    def window_owner(self, name):
+        """When the engine owns window ``name`` (the host's accesses are dropped): while busy, by default.
+
+        An engine whose host talks to it during a run (spike input and output per timestep, say) returns a
+        narrower condition for that window.
+        """
+        return self.busy
+
     def window_layout(self, name):
         """Engine-specific layout of a window for the manifest (how elements map to offsets); override."""
         return {}
@@ -159,7 +167,7 @@ class EngineComponent(wiring.Component):
         for name, window in self.windows.items():
             m.submodules[f"win_{name}"] = window
             wiring.connect(m, self._window_buses[name][1], window.bus)
-            m.d.comb += window.owner.eq(self.busy)
+            m.d.comb += window.owner.eq(self.window_owner(name))
             dropped = dropped | window.dropped
 
         major, minor = cfg.version

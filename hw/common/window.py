@@ -8,7 +8,11 @@ from amaranth.lib.wiring import In, Out
 from .bus import DATA_WIDTH, BusSignature
 from pimgen.config import ceil_log2
 
-__all__ = ["WindowedMemory"]
+__all__ = ["WindowedMemory", "HOST_BANK_PREFIX"]
+
+#: Name prefix of the memories behind a window. rtl_gen drops their all-zero initial values from the Verilog
+#: (the host loads them), and only theirs.
+HOST_BANK_PREFIX = "host_bank"
 
 
 class WindowedMemory(wiring.Component):
@@ -38,11 +42,15 @@ class WindowedMemory(wiring.Component):
     owner : In(1)
         High while the engine owns the memory.
     dropped : Out(1)
-    rd_addr : In(range(depth)), rd_en : In(1), rd_data : Out(ArrayLayout(shape, banks))
+    rd_addr : In(range(max(depth, 2))), rd_en : In(1), rd_data : Out(ArrayLayout(shape, banks))
         Engine read port: ``rd_data`` shows the word at ``rd_addr`` one cycle after a cycle with ``rd_en``, and holds
         while ``rd_en`` is low.
-    wr_addr : In(range(depth)), wr_en : In(1), wr_data : In(ArrayLayout(shape, banks))
-        Engine write port (only with ``engine_write``): all banks at once.
+    wr_addr : In(range(max(depth, 2))), wr_en : In(1), wr_data : In(ArrayLayout(shape, banks))
+        Engine write port (only with ``engine_write``): the banks set in ``wr_mask`` (all by default).
+    wr_mask : In(banks)
+        Banks the engine write port writes (only with ``engine_write``); unconnected it writes all of them.
+
+    (Addresses are at least one bit wide even for a one-word memory: a zero-width vector is `[-1:0]` in Verilog.)
     """
 
     def __init__(self, shape, depth, banks=1, engine_write=False):
@@ -63,15 +71,16 @@ class WindowedMemory(wiring.Component):
             "bus":     In(BusSignature(word_bits + self._bank_bits)),
             "owner":   In(1),
             "dropped": Out(1),
-            "rd_addr": In(range(depth)),
+            "rd_addr": In(range(max(depth, 2))),
             "rd_en":   In(1),
             "rd_data": Out(data.ArrayLayout(shape, banks)),
         }
         if engine_write:
             members.update({
-                "wr_addr": In(range(depth)),
+                "wr_addr": In(range(max(depth, 2))),
                 "wr_en":   In(1),
                 "wr_data": In(data.ArrayLayout(shape, banks)),
+                "wr_mask": In(banks, init=(1 << banks) - 1),
             })
         super().__init__(members)
 
@@ -103,8 +112,8 @@ class WindowedMemory(wiring.Component):
         m.d.sync += pending_bank.eq(bank)
 
         for i in range(self._banks):
-            mem = Memory(shape=self._shape, depth=self._depth, init=[])
-            m.submodules[f"bank{i}"] = mem
+            mem = Memory(shape=self._shape, depth=max(self._depth, 2), init=[])   # no zero-width address
+            m.submodules[f"{HOST_BANK_PREFIX}{i}"] = mem
             rd = mem.read_port()
             wr = mem.write_port()
             element = rd.data
@@ -128,6 +137,6 @@ class WindowedMemory(wiring.Component):
                     m.d.comb += [
                         wr.addr.eq(self.wr_addr),
                         wr.data.eq(self.wr_data[i]),
-                        wr.en.eq(self.wr_en),
+                        wr.en.eq(self.wr_en & self.wr_mask[i]),
                     ]
         return m

@@ -10,7 +10,7 @@ from amaranth.lib.memory import Memory
 from pimgen.config import GNN_OPS, GnnConfig, ceil_log2
 from ..common.csr import Access, Field, Register
 from ..common.engine import EngineComponent
-from ..common.fixed import fit_signed
+from ..common.fixed import above, fit_signed
 from ..common.window import WindowedMemory
 from .schedule import EdgeSequencer, RowReader, row_layout
 
@@ -126,8 +126,8 @@ class GnnEngine(EngineComponent):
 
         reg_nodes = csr.value("NUM_NODES", "value")
         reg_features = csr.value("NUM_FEATURES", "value")
-        bad_nodes = reg_nodes > cfg.max_nodes
-        bad_features = (reg_features == 0) | (reg_features > cfg.max_features)
+        bad_nodes = above(reg_nodes, cfg.max_nodes)
+        bad_features = (reg_features == 0) | above(reg_features, cfg.max_features)
         launch = Signal()
         m.d.comb += launch.eq(self.start & ~bad_nodes & ~bad_features)
         with m.If(self.start):
@@ -169,7 +169,7 @@ class GnnEngine(EngineComponent):
             return {
                 "valid": Signal(name=f"{name}_valid"),
                 "row":   Signal(range(cfg.max_nodes), name=f"{name}_row"),
-                "group": Signal(range(cfg.groups_max), name=f"{name}_group"),
+                "group": Signal(range(max(cfg.groups_max, 2)), name=f"{name}_group"),
                 "deg":   Signal(cfg.edge_bits, name=f"{name}_deg"),
                 "first": Signal(name=f"{name}_first"),
                 "last":  Signal(name=f"{name}_last"),
@@ -202,7 +202,7 @@ class GnnEngine(EngineComponent):
         m.d.sync += weight.eq(win["weights"].rd_data[0])
         advance(s2, s1)
         col_error = s1["valid"] & ~s1["empty"] & (col >= num_nodes)
-        degree_error = s1["valid"] & (op == op_code["mean"]) & (s1["deg"] > cfg.max_degree)
+        degree_error = s1["valid"] & (op == op_code["mean"]) & above(s1["deg"], cfg.max_degree)
 
         # S2 -> S3: per-lane term (feature, or weight * feature); empty rows contribute 0.
         s3 = stage("s3")
@@ -241,7 +241,7 @@ class GnnEngine(EngineComponent):
                      init=mean_reciprocals(cfg))
         m.submodules.recip_rom = rom
         rom_rd = rom.read_port()
-        m.d.comb += rom_rd.addr.eq(Mux(s3["deg"] > cfg.max_degree, cfg.max_degree, s3["deg"]))
+        m.d.comb += rom_rd.addr.eq(Mux(above(s3["deg"], cfg.max_degree), cfg.max_degree, s3["deg"]))
         recip = rom_rd.data[:cfg.recip_width]
         recip_shift_m1 = rom_rd.data[cfg.recip_width:]
 

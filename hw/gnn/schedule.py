@@ -4,6 +4,8 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..common.fixed import above
+
 __all__ = ["row_layout", "RowReader", "EdgeSequencer"]
 
 
@@ -64,7 +66,7 @@ class RowReader(wiring.Component):
         prev = Signal(cfg.edge_bits)                # indptr[data_index - 1]
         have_prev = Signal()
 
-        bad = (self.mem_data < prev) | (self.mem_data > cfg.max_edges)
+        bad = (self.mem_data < prev) | above(self.mem_data, cfg.max_edges)
         row_ready = data_valid & have_prev
         m.d.comb += [
             self.rows.valid.eq(active & row_ready & ~bad),
@@ -133,7 +135,7 @@ class EdgeSequencer(wiring.Component):
             "valid":  Out(1),
             "edge":   Out(config.edge_bits),
             "row":    Out(range(config.max_nodes)),
-            "group":  Out(range(config.groups_max)),
+            "group":  Out(range(max(config.groups_max, 2))),
             "deg":    Out(config.edge_bits),
             "first":  Out(1),
             "last":   Out(1),
@@ -146,7 +148,7 @@ class EdgeSequencer(wiring.Component):
         cfg = self._config
         cur = Signal(row_layout(cfg))
         cur_valid = Signal()
-        group = Signal(range(cfg.groups_max))
+        group = Signal(range(max(cfg.groups_max, 2)))
         edge = Signal(cfg.edge_bits)
 
         empty = cur.start == cur.end

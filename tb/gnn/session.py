@@ -4,16 +4,14 @@ A :class:`GnnJob` is one graph with its features and the ops to run on it. :func
 files, runs ``tb.gnn.cocotb_gnn`` once for all of them on one build, and returns a :class:`GnnJobResult` each.
 """
 
-import json
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from sw_model.gnn import check_codes, check_fits, check_weight_codes
 from sw_model.graphs import CsrGraph
-from ..runner import run_test
+from ..runner import run_jobs
 
 __all__ = ["GnnJob", "GnnJobResult", "simulate", "TEST_MODULE"]
 
@@ -64,35 +62,23 @@ def simulate(model, jobs, run_dir, extra_env=None):
 
     ``extra_env`` reaches the testbench (for example ``PIMGEN_BUS_GAPS``, see :func:`tb.harness.bus_gaps`).
     """
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for i, job in enumerate(jobs):
+    files = []
+    for job in jobs:
         job.validate(model.config)
-        path = run_dir / f"job{i}.npz"
         arrays = {"indptr": job.graph.indptr, "indices": job.graph.indices,
                   "x": np.asarray(job.x, dtype=np.int64), "ops": np.array(list(job.ops))}
         if job.weights is not None:
             arrays["weights"] = np.asarray(job.weights, dtype=np.int64)
-        np.savez(path, **arrays)
-        for suffix in (".out.npz", ".out.json"):
-            path.with_suffix(suffix).unlink(missing_ok=True)
-        paths.append(path)
+        files.append(arrays)
     t0 = time.perf_counter()
-    run_test(model, TEST_MODULE, run_dir, testcase="run_jobs",
-             extra_env={**(extra_env or {}), "PIMGEN_JOBS": ":".join(str(p.resolve()) for p in paths)})
+    outputs = run_jobs(model, TEST_MODULE, run_dir, files, extra_env=extra_env)
     sim_seconds = time.perf_counter() - t0
-    results = []
-    for job, path in zip(jobs, paths):
-        out = np.load(path.with_suffix(".out.npz"))
-        meta = json.loads(path.with_suffix(".out.json").read_text())
-        results.append(GnnJobResult(
-            job=job,
-            outputs={op: out[f"y_{op}"] for op in job.ops},
-            counters={op: meta["ops"][op]["counters"] for op in job.ops},
-            run_seconds={op: meta["ops"][op]["run_seconds"] for op in job.ops},
-            load_seconds=meta["load_seconds"],
-            load_cycles=meta["load_cycles"],
-            extra={"simulation_seconds": sim_seconds},
-        ))
-    return results
+    return [GnnJobResult(
+        job=job,
+        outputs={op: out[f"y_{op}"] for op in job.ops},
+        counters={op: meta["ops"][op]["counters"] for op in job.ops},
+        run_seconds={op: meta["ops"][op]["run_seconds"] for op in job.ops},
+        load_seconds=meta["load_seconds"],
+        load_cycles=meta["load_cycles"],
+        extra={"simulation_seconds": sim_seconds},
+    ) for job, (out, meta) in zip(jobs, outputs)]

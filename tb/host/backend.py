@@ -38,11 +38,12 @@ class Backend(abc.ABC):
         await self.write_many(range(addr, addr + len(values)), values)
 
     async def wait_irq(self, timeout_cycles):
-        """Wait until the engine's ``irq`` is high; returns False if the backend cannot observe it.
+        """Wait up to ``timeout_cycles`` for the engine's ``irq``.
 
-        Drivers fall back to polling STATUS when this returns False.
+        Returns True if it is high, False if it stayed low for the whole time, and None if this backend cannot see
+        the pin (drivers then poll STATUS).
         """
-        return False
+        return None
 
     async def idle(self, cycles):
         """Let the engine run for about ``cycles`` clock cycles (between status polls)."""

@@ -78,20 +78,13 @@ class CocotbBusBackend(Backend):
     async def write(self, addr, value):
         await self._transaction(addr, value & 0xFFFF_FFFF)
 
-    async def read_many(self, addrs):
-        return [await self._transaction(a) for a in addrs]
-
-    async def write_many(self, addrs, values):
-        for a, v in zip(addrs, values, strict=True):
-            await self._transaction(a, v & 0xFFFF_FFFF)
-
     async def wait_irq(self, timeout_cycles):
         if self.irq is None:
-            return False
+            return None
         if not self.irq.value:
             await First(RisingEdge(self.irq), Timer(timeout_cycles * self.period_ns, unit="ns"))
             await RisingEdge(self.clk)
-        return True
+        return bool(self.irq.value)
 
     async def idle(self, cycles):
         await Timer(cycles * self.period_ns, unit="ns")

@@ -8,9 +8,7 @@ import time
 
 from .manifest import Manifest
 
-__all__ = ["EngineDriver", "EngineError", "EngineMismatch", "EngineTimeout", "ID_MAGIC"]
-
-ID_MAGIC = 0x50494D47
+__all__ = ["EngineDriver", "EngineError", "EngineMismatch", "EngineTimeout"]
 
 
 class EngineError(RuntimeError):
@@ -25,8 +23,8 @@ class EngineMismatch(RuntimeError):
     """The hardware on the bus is not the engine the manifest describes."""
 
 
-class EngineTimeout(TimeoutError):
-    """A run did not finish within the allowed cycles."""
+class EngineTimeout(RuntimeError):
+    """A run did not finish within the allowed cycles (a failure, not bad input: not an OSError)."""
 
 
 class EngineDriver:
@@ -73,9 +71,9 @@ class EngineDriver:
 
     async def check_identity(self):
         """Check ID, VERSION, CONFIG_HASH and every config readback register against the manifest."""
-        magic = await self.read_reg("ID")
-        if magic != ID_MAGIC:
-            raise EngineMismatch(f"ID register reads {magic:#010x}, expected {ID_MAGIC:#010x}: no pimgen engine")
+        magic, want = await self.read_reg("ID"), self.manifest.data["id_magic"]
+        if magic != want:
+            raise EngineMismatch(f"ID register reads {magic:#010x}, expected {want:#010x}: no pimgen engine")
         version = self.manifest.reg("VERSION")
         word = await self.backend.read(version.addr)
         got = (version.field("engine").extract(word), version.field("major").extract(word),
@@ -104,10 +102,14 @@ class EngineDriver:
     async def wait_done(self, timeout_cycles=10_000_000, poll_cycles=256):
         """Wait for STATUS.done (through the irq pin when the backend sees it, else by polling)."""
         status = self.manifest.reg("STATUS")
-        if await self.backend.wait_irq(timeout_cycles):
+        irq = await self.backend.wait_irq(timeout_cycles)
+        if irq is not None:
             word = await self.backend.read(status.addr)
             if status.field("done").extract(word):
                 return word
+            if not irq:
+                raise EngineTimeout(f"The {self.manifest.engine} engine did not finish within "
+                                    f"{timeout_cycles} cycles")
         waited = 0
         while waited <= timeout_cycles:
             word = await self.backend.read(status.addr)

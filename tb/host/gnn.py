@@ -3,7 +3,7 @@
 import numpy as np
 
 from pimgen.config import GNN_OPS, GnnConfig
-from sw_model.gnn import check_codes, check_fits
+from sw_model.gnn import check_codes, check_fits, check_weight_codes
 from sw_model.graphs import CsrGraph
 from .driver import EngineDriver
 
@@ -29,7 +29,9 @@ class GnnDriver(EngineDriver):
         super().__init__(backend, manifest)
         self.config = GnnConfig.from_dict(self.manifest.config)
         self.graph = None
+        self.weights_loaded = False
         self.num_features = None
+        self.feature_rows = None
 
     def feature_offsets(self, num_nodes, num_features, window="features"):
         """Window offsets of ``X[n, f]`` for all ``n < num_nodes``, ``f < num_features`` (row-major), from the
@@ -41,22 +43,33 @@ class GnnDriver(EngineDriver):
         return (((n * layout["row_words"] + f // lanes) << layout["lane_bits"]) + f % lanes).ravel()
 
     async def load_graph(self, graph, weights=None):
-        """Write ``indptr``, ``indices`` and, if given, edge ``weights`` (codes) into the engine."""
+        """Write ``indptr``, ``indices`` and edge weight codes (``weights``, else ``graph.weights``, if any).
+
+        A new graph invalidates the loaded features unless they have one row per node of it; the weighted op needs
+        weights loaded with this graph.
+        """
         if not isinstance(graph, CsrGraph):
             raise TypeError(f"Graph must be a CsrGraph, not {graph!r}")
         check_fits(self.config, graph, 1, "sum")
+        if weights is None:
+            weights = graph.weights
+        if weights is not None:
+            weights = np.asarray(weights)
+            if weights.shape != (graph.nnz,):
+                raise ValueError(f"Weights must have one entry per edge ({graph.nnz}), not shape {weights.shape}")
+            check_weight_codes(weights, self.config)
         await self.backend.write_burst(self.manifest.window("indptr").base, [int(v) for v in graph.indptr])
         await self.backend.write_burst(self.manifest.window("indices").base, [int(v) for v in graph.indices])
         if weights is not None:
-            w = np.asarray(weights)
-            if w.shape != (graph.nnz,):
-                raise ValueError(f"Weights must have one entry per edge ({graph.nnz}), not shape {w.shape}")
             window = self.manifest.window("weights")
-            await self.backend.write_burst(window.base, [window.encode(int(v)) for v in w])
+            await self.backend.write_burst(window.base, [window.encode(int(v)) for v in weights])
         self.graph = graph
+        self.weights_loaded = weights is not None
+        if self.feature_rows is not None and self.feature_rows != graph.num_nodes:
+            self.num_features = self.feature_rows = None
 
     async def load_features(self, x):
-        """Write feature codes ``x[N, F]`` (integers within the format)."""
+        """Write feature codes ``x[N, F]`` (integers within the format, one row per node of the loaded graph)."""
         x = np.asarray(x)
         check_codes(x, self.config)
         if self.graph is not None and x.shape[0] != self.graph.num_nodes:
@@ -69,13 +82,19 @@ class GnnDriver(EngineDriver):
         offsets = self.feature_offsets(*x.shape)
         await self.write_window("features", offsets, x.ravel())
         self.num_features = x.shape[1]
+        self.feature_rows = x.shape[0]
 
     async def run_op(self, op, timeout_cycles=None):
         """Aggregate the loaded graph and features with ``op``; returns the counters."""
         if op not in GNN_OPS:
             raise ValueError(f"Op must be one of {', '.join(GNN_OPS)}, not {op!r}")
         if self.graph is None or self.num_features is None:
-            raise RuntimeError("Load a graph and features before running")
+            raise RuntimeError("Load a graph and features (one row per node) before running")
+        if self.feature_rows != self.graph.num_nodes:
+            raise RuntimeError(f"The loaded features have {self.feature_rows} rows, the graph "
+                               f"{self.graph.num_nodes} nodes: load features for this graph")
+        if op == "weighted" and not self.weights_loaded:
+            raise RuntimeError("The weighted op needs edge weights: pass weights to load_graph (or a weighted graph)")
         check_fits(self.config, self.graph, self.num_features, op)
         await self.write_reg("NUM_NODES", value=self.graph.num_nodes)
         await self.write_reg("NUM_FEATURES", value=self.num_features)
