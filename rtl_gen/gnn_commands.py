@@ -144,7 +144,7 @@ def _simulate(config, workloads_ops, console, build_root=None, waves=False, run_
             row = summarise(config, workload, op, result, golden)
             row.update({"build_seconds": model.build_seconds, "build_cached": model.cached,
                         "load_wall_seconds": result.load_seconds, "simulation_wall_seconds": sim_wall,
-                        "top": model.top})
+                        "top": model.top, "verilog": str(model.verilog)})
             rows.append(row)
     return model, run_dir, rows
 
@@ -198,6 +198,7 @@ def _print_run(config, workload, rows):
         print(f"    simulated time: {r['simulated_us']:.1f} us at {1000 // CLOCK_NS} MHz; wall time of the run: "
               f"{r['run_wall_seconds']:.2f} s ({r['sim_cycles_per_second'] / 1e3:.0f} k cycles/s)")
     r = rows[0]
+    print(f"  Verilog: {r['verilog']} (manifest.json and registers.md beside it)")
     print(f"  model build: {r['build_seconds']:.1f} s ({'cached' if r['build_cached'] else 'fresh'}); "
           f"loading over the bus: {r['load_wall_seconds']:.2f} s; whole simulation: "
           f"{r['simulation_wall_seconds']:.1f} s")

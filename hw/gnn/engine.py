@@ -117,7 +117,6 @@ class GnnEngine(EngineComponent):
 
         # Run parameters, latched at start.
         num_nodes = Signal.like(csr.value("NUM_NODES", "value"))
-        num_features = Signal.like(csr.value("NUM_FEATURES", "value"))
         op = Signal(2)
         groups = Signal(range(cfg.groups_max + 1))
         abort = Signal()
@@ -133,7 +132,6 @@ class GnnEngine(EngineComponent):
         with m.If(self.start):
             m.d.sync += [
                 num_nodes.eq(reg_nodes),
-                num_features.eq(reg_features),
                 op.eq(csr.value("OP", "code")),
                 groups.eq((reg_features + (lanes - 1)) // lanes),
                 run_error.eq(Mux(bad_nodes, 1, Mux(bad_features, 2, 0))),
