@@ -141,37 +141,36 @@ def build_parser():
     # Each verb has one sub-parser per engine, carrying that engine's config options and, for run, the
     # engine's own workload options (EngineSpec.commands.add_run_arguments): a new engine adds an entry in
     # rtl_gen/engines.py and a commands module, and nothing here changes.
-    p = sub.add_parser("generate", help="write Verilog, manifest.json and registers.md for a configuration")
-    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
-    for name, spec in ENGINES.items():
-        e = engines.add_parser(name, help=spec.description)
+    for spec, e in _engine_parsers(sub, "generate", "write Verilog, manifest.json and registers.md for a config",
+                                   cmd_generate):
         e.add_argument("--out", type=Path, required=True, help="output directory")
         e.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
         _add_config_arguments(e, spec.config_cls)
-        e.set_defaults(func=cmd_generate)
 
-    p = sub.add_parser("run", help="simulate an engine on a workload and compare with the golden model")
-    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
-    for name, spec in ENGINES.items():
-        e = engines.add_parser(name, help=spec.description)
+    for spec, e in _engine_parsers(sub, "run", "simulate an engine on a workload and compare with the golden model",
+                                   cmd_run):
         spec.commands.add_run_arguments(e)
         e.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
         e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
         e.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
         _add_config_arguments(e, spec.config_cls)
-        e.set_defaults(func=cmd_run)
 
-    p = sub.add_parser("bench", help="benchmarks: JSON in build/bench and a table")
-    engines = p.add_subparsers(dest="engine", required=True, metavar="engine")
-    for name, spec in ENGINES.items():
-        e = engines.add_parser(name, help=spec.description)
+    for spec, e in _engine_parsers(sub, "bench", "benchmarks: JSON in build/bench and a table", cmd_bench):
         e.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
         e.add_argument("--cold", action="store_true",
                        help="build every model from scratch, without ccache, to time it")
         e.add_argument("--out", type=Path, default=Path("build/bench"), help="output directory")
         e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
-        e.set_defaults(func=cmd_bench)
     return parser
+
+
+def _engine_parsers(sub, verb, help_text, func):
+    """Yield ``(spec, parser)`` for ``pimgen <verb> <engine>``, one per engine, each calling ``func``."""
+    engines = sub.add_parser(verb, help=help_text).add_subparsers(dest="engine", required=True, metavar="engine")
+    for name, spec in ENGINES.items():
+        parser = engines.add_parser(name, help=spec.description)
+        parser.set_defaults(func=func)
+        yield spec, parser
 
 
 def _one_line(exc):
