@@ -121,7 +121,7 @@ def test_generate_writes_verilog_and_manifest(tmp_path_factory):
         base, size = w["base"], w["size"]
         assert size > 0 and size & (size - 1) == 0, w
         assert base % size == 0, f"window {w['name']} at {base:#x} is not aligned to its size {size:#x}"
-        assert w["depth"] << w["bank_bits"] <= size, w
+        assert w["depth"] << w["slot_bits"] <= size, w
         assert base + size <= 1 << aw, w
         assert base > max(addrs), w
         spans.append((base, base + size, w["name"]))

@@ -568,6 +568,58 @@ def test_window_unsigned_elements_zero_extended():
     run_sim(dut, tb)
 
 
+@pytest.mark.parametrize("shape, banks, per_word, slot_bits", [
+    (signed(16), 5, 2, 2),      # two int16 per word, three slots, the last one half full
+    (signed(8), 3, 3, 0),       # three int8 in one word
+    (unsigned(8), 8, 4, 1),     # four per word, two slots
+])
+def test_window_packed_layout(shape, banks, per_word, slot_bits):
+    """Packed: bus word (word << slot_bits) | slot holds banks slot * per_word + k at bits [k * width, ...)."""
+    depth = 4
+    width = shape.width
+    dut = WindowedMemory(shape, depth=depth, banks=banks, engine_write=True, packed=True)
+    assert (dut.elements_per_word, dut.slot_bits) == (per_word, slot_bits)
+    assert dut.bus.addr.shape().width == 2 + slot_bits
+    lo = -(1 << (width - 1)) if shape.signed else 0
+
+    def element(word, bank):
+        return lo + (word * 37 + bank * 11) % (1 << width)
+
+    def packed(word, slot):
+        value = 0
+        for k in range(per_word):
+            bank = slot * per_word + k
+            if bank < banks:
+                value |= (element(word, bank) & ((1 << width) - 1)) << (k * width)
+        return value
+
+    slots = -(-banks // per_word)
+
+    async def tb(ctx):
+        for word in range(depth):
+            for slot in range(slots):
+                await bus_write(ctx, dut.bus, word << slot_bits | slot, packed(word, slot))
+        for word in (2, 0, 3, 1):
+            for slot in range(slots):
+                assert await bus_read(ctx, dut.bus, word << slot_bits | slot) == packed(word, slot)
+        # The engine reads all banks at once, and writes them back negated; the bus sees the packed result.
+        ctx.set(dut.owner, 1)
+        ctx.set(dut.rd_en, 1)
+        ctx.set(dut.rd_addr, 2)
+        await ctx.tick()
+        assert list(ctx.get(dut.rd_data)) == [element(2, bank) for bank in range(banks)]
+        ctx.set(dut.wr_addr, 1)
+        ctx.set(dut.wr_data, [element(3, bank) for bank in range(banks)])
+        ctx.set(dut.wr_en, 1)
+        await ctx.tick()
+        ctx.set(dut.wr_en, 0)
+        ctx.set(dut.owner, 0)
+        for slot in range(slots):
+            assert await bus_read(ctx, dut.bus, 1 << slot_bits | slot) == packed(3, slot)
+
+    run_sim(dut, tb)
+
+
 @pytest.mark.parametrize("banks", [4, 3])
 def test_window_banked_layout(banks):
     depth = 4

@@ -76,17 +76,26 @@ def test_identity_mismatch(manifest, register, value, message):
 
 
 def test_feature_layout_from_manifest(manifest):
-    """X[n, f] lands at ((n * row_words + f // lanes) << lane_bits) + f % lanes in the features window."""
+    """X[n, f] lands in the packed features window: two int16 per word, lanes (f % 4) 0, 1 in slot 0 and 2, 3 in
+    slot 1, at word ((n * row_words + f // 4) << 1) + slot, element 0 in the low half."""
+    window = manifest.window("features")
+    assert (window.elements_per_word, window.slot_bits) == (2, 1)
     backend = MemoryBackend()
     drv = GnnDriver(backend, manifest)
     x = np.arange(3 * 10).reshape(3, 10) - 15
     run(drv.load_features(x))
-    base = manifest.window("features").base
     row_words = -(-10 // 4)
     for n in range(3):
         for f in range(10):
-            addr = base + ((n * row_words + f // 4) << 2) + f % 4
-            assert backend.words[addr] == x[n, f] & 0xFFFF_FFFF
+            lane = f % 4
+            addr = window.base + ((n * row_words + f // 4) << 1) + lane // 2
+            assert (backend.words[addr] >> (16 * (lane % 2))) & 0xFFFF == x[n, f] & 0xFFFF
+    # Reading the result window uses the same layout and sign-extends.
+    result = manifest.window("result")
+    for addr, word in list(backend.words.items()):
+        backend.words[addr - window.base + result.base] = word
+    drv.graph = CsrGraph(np.zeros(4, dtype=np.int64), np.zeros(0, dtype=np.int64))
+    assert (run(drv.read_result()) == x).all()
 
 
 def test_weights_default_to_the_graph_weights(manifest):

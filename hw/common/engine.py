@@ -143,14 +143,14 @@ class EngineComponent(wiring.Component):
         return {}
 
     def describe_windows(self):
-        """Windows as JSON-ready data: ``[{name, base, size, element_bits, signed, banks, bank_bits, depth,
-        layout}]``."""
+        """Windows as JSON-ready data: ``[{name, base, size, element_bits, signed, banks, elements_per_word,
+        slot_bits, depth, layout}]`` (see :class:`~hw.common.window.WindowedMemory` for slots)."""
         out = []
         for name, w in self.windows.items():
             base, sub = self._window_buses[name]
             out.append({"name": name, "base": base, "size": 1 << len(sub.addr),
-                        "element_bits": w.shape.width, "signed": w.shape.signed,
-                        "banks": w.banks, "bank_bits": ceil_log2(w.banks), "depth": w.depth,
+                        "element_bits": w.shape.width, "signed": w.shape.signed, "banks": w.banks,
+                        "elements_per_word": w.elements_per_word, "slot_bits": w.slot_bits, "depth": w.depth,
                         "layout": self.window_layout(name)})
         return out
 

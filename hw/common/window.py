@@ -19,9 +19,12 @@ class WindowedMemory(wiring.Component):
     """``banks`` synchronous memories of ``depth`` words, read (and optionally written) by the engine while it owns
     them, and by the bus while it does not.
 
-    The bus sees one element per 32-bit word, at window address ``(word << bank_bits) | bank``; signed elements are
-    sign-extended on read. Each bank has one write port and one read port, which is what a simple dual-port block
-    RAM offers; the engine and the bus share them through a multiplexer selected by ``owner``.
+    The bus sees the banks of a memory word in *slots* of ``elements_per_word`` elements: window address
+    ``(word << slot_bits) | slot`` holds banks ``slot * elements_per_word + k`` at bits ``[k * width, (k + 1) *
+    width)``. Unpacked (the default) a slot is one element, sign-extended on read when signed; packed, a 32-bit bus
+    word carries ``min(banks, 32 // width)`` elements (two int16, four int8), so loading and reading back take 2 to
+    4 times fewer bus transactions. Each bank has one write port and one read port, which is what a simple
+    dual-port block RAM offers; the engine and the bus share them through a multiplexer selected by ``owner``.
 
     Parameters
     ----------
@@ -33,10 +36,12 @@ class WindowedMemory(wiring.Component):
         Elements read or written side by side by the engine (feature lanes).
     engine_write : bool
         Whether the engine writes the memory (result memories) or only reads it.
+    packed : bool
+        Several elements per bus word (see above).
 
     Interface attributes
     --------------------
-    bus : In(BusSignature(ceil_log2(depth) + ceil_log2(banks)))
+    bus : In(BusSignature(ceil_log2(depth) + slot_bits))
         Host access. Writes are acknowledged in the same cycle, reads one cycle later. While ``owner`` is high an
         access is acknowledged at once and dropped (reads return 0), and ``dropped`` pulses.
     owner : In(1)
@@ -53,7 +58,7 @@ class WindowedMemory(wiring.Component):
     (Addresses are at least one bit wide even for a one-word memory: a zero-width vector is `[-1:0]` in Verilog.)
     """
 
-    def __init__(self, shape, depth, banks=1, engine_write=False):
+    def __init__(self, shape, depth, banks=1, engine_write=False, packed=False):
         shape = Shape.cast(shape)
         if shape.width > DATA_WIDTH:
             raise ValueError(f"Element width {shape.width} is wider than the {DATA_WIDTH}-bit bus")
@@ -65,10 +70,12 @@ class WindowedMemory(wiring.Component):
         self._depth = depth
         self._banks = banks
         self._engine_write = engine_write
-        self._bank_bits = ceil_log2(banks)
+        self._per_word = min(banks, DATA_WIDTH // shape.width) if packed else 1
+        self._slots = -(-banks // self._per_word)
+        self._slot_bits = ceil_log2(self._slots)
         word_bits = max(ceil_log2(depth), 1)
         members = {
-            "bus":     In(BusSignature(word_bits + self._bank_bits)),
+            "bus":     In(BusSignature(word_bits + self._slot_bits)),
             "owner":   In(1),
             "dropped": Out(1),
             "rd_addr": In(range(max(depth, 2))),
@@ -96,22 +103,31 @@ class WindowedMemory(wiring.Component):
     def banks(self):
         return self._banks
 
+    @property
+    def elements_per_word(self):
+        return self._per_word
+
+    @property
+    def slot_bits(self):
+        return self._slot_bits
+
     def elaborate(self, platform):
         m = Module()
-        bank_bits = self._bank_bits
-        word = self.bus.addr[bank_bits:]
-        bank = self.bus.addr[:bank_bits] if bank_bits else 0
+        slot_bits, per_word, width = self._slot_bits, self._per_word, self._shape.width
+        word = self.bus.addr[slot_bits:]
+        slot = self.bus.addr[:slot_bits] if slot_bits else 0
         host = ~self.owner
         pending = Signal()
-        pending_bank = Signal(max(bank_bits, 1))
+        pending_slot = Signal(max(slot_bits, 1))
 
         request = self.bus.w_en | (self.bus.r_en & ~pending)
         m.d.comb += self.dropped.eq(self.owner & request)
         m.d.comb += self.bus.ack.eq(self.bus.w_en | pending | (self.owner & self.bus.r_en))
         m.d.sync += pending.eq(host & self.bus.r_en & ~pending)
-        m.d.sync += pending_bank.eq(bank)
+        m.d.sync += pending_slot.eq(slot)
 
         for i in range(self._banks):
+            bank_slot, k = divmod(i, per_word)
             mem = Memory(shape=self._shape, depth=max(self._depth, 2), init=[])   # no zero-width address
             m.submodules[f"{HOST_BANK_PREFIX}{i}"] = mem
             rd = mem.read_port()
@@ -123,11 +139,13 @@ class WindowedMemory(wiring.Component):
                     rd.addr.eq(word),
                     rd.en.eq(self.bus.r_en & ~pending),
                     wr.addr.eq(word),
-                    wr.data.eq(self.bus.w_data),
-                    wr.en.eq(self.bus.w_en & (bank == i)),
+                    wr.data.eq(self.bus.w_data[k * width:(k + 1) * width]),
+                    wr.en.eq(self.bus.w_en & (slot == bank_slot)),
                 ]
-                with m.If(pending & (pending_bank == i)):
-                    if self._shape.signed:
+                with m.If(pending & (pending_slot == bank_slot)):
+                    if per_word > 1:
+                        m.d.comb += self.bus.r_data[k * width:(k + 1) * width].eq(element.as_unsigned())
+                    elif self._shape.signed:
                         m.d.comb += self.bus.r_data.eq(element.as_signed())
                     else:
                         m.d.comb += self.bus.r_data.eq(element)

@@ -95,16 +95,16 @@ class GnnEngine(EngineComponent):
             "indptr":   WindowedMemory(unsigned(cfg.edge_bits), cfg.max_nodes + 1),
             "indices":  WindowedMemory(unsigned(max(cfg.node_bits, 1)), cfg.max_edges),
             "weights":  WindowedMemory(signed(cfg.weight_bits), cfg.max_edges),
-            "features": WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes),
-            "result":   WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes, engine_write=True),
+            "features": WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes, packed=True),
+            "result":   WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes, engine_write=True, packed=True),
         }
         super().__init__(cfg, registers, counters, windows, errors=GNN_ERRORS)
 
     def window_layout(self, name):
         if name in ("features", "result"):
-            return {"offset": "((node * row_words + feature // lanes) << lane_bits) + feature % lanes",
-                    "row_words": self.config.groups_max, "lanes": self.config.lanes,
-                    "lane_bits": self.config.lane_bits}
+            return {"offset": "((node * row_words + feature // lanes) << slot_bits) + lane // elements_per_word",
+                    "element": "lane % elements_per_word, at bits [element * element_bits, +element_bits)",
+                    "lane": "feature % lanes", "row_words": self.config.groups_max, "lanes": self.config.lanes}
         return {"offset": "index"}
 
     def elaborate(self, platform):

@@ -48,7 +48,8 @@ class WindowInfo:
         self.element_bits = d["element_bits"]
         self.signed = d["signed"]
         self.banks = d["banks"]
-        self.bank_bits = d["bank_bits"]
+        self.elements_per_word = d["elements_per_word"]
+        self.slot_bits = d["slot_bits"]
         self.depth = d["depth"]
         self.layout = d.get("layout", {})
 
@@ -58,6 +59,18 @@ class WindowInfo:
         if self.signed and value >> (self.element_bits - 1):
             value -= 1 << self.element_bits
         return value
+
+    def pack(self, values):
+        """``elements_per_word`` element values (fewer at the end of a row) as one bus word, element 0 lowest."""
+        mask = (1 << self.element_bits) - 1
+        word = 0
+        for k, v in enumerate(values):
+            word |= (self.encode(int(v)) & mask) << (k * self.element_bits)
+        return word
+
+    def unpack(self, word):
+        """A bus word as its ``elements_per_word`` element values (sign-extended for signed windows)."""
+        return [self.decode(word >> (k * self.element_bits)) for k in range(self.elements_per_word)]
 
     def encode(self, value):
         lo = -(1 << (self.element_bits - 1)) if self.signed else 0
