@@ -60,9 +60,15 @@ def verilator_env(base=None):
         if str(root / "bin") not in path.split(os.pathsep):
             env["PATH"] = f"{root / 'bin'}{os.pathsep}{path}"
     cc = ccache()
-    if cc:
-        env.setdefault("OBJCACHE", cc)
-        env.setdefault("CCACHE_DIR", str(Path.home() / ".cache" / "pimgen-ccache"))
+    if cc and "OBJCACHE" not in env:
+        cache_dir = Path(env.get("CCACHE_DIR") or Path(env.get("HOME") or Path.home()) / ".cache" / "pimgen-ccache")
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:
+            cc = None          # no writable cache: build without ccache rather than fail
+        if cc:
+            env["OBJCACHE"] = cc
+            env["CCACHE_DIR"] = str(cache_dir)
     # The wheel's precompiled-header flag is broken; include the header instead. Appended, not set: under
     # `make test` the environment already has the outer make's MAKEFLAGS, and a setdefault would lose the fix.
     flags = env.get("MAKEFLAGS", "")

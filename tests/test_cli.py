@@ -416,3 +416,16 @@ def test_missing_verilator_is_one_line(monkeypatch, capsys, tmp_path):
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert len(err) == 1 and err[0].startswith("pimgen: error: Verilator not found")
+
+
+def test_unwritable_ccache_dir_builds_without_ccache(tmp_path):
+    """A cache directory that cannot be created turns ccache off instead of failing the build."""
+    import os
+    from rtl_gen.toolchain import verilator_env
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    env = verilator_env({"PATH": os.environ["PATH"], "HOME": str(tmp_path), "CCACHE_DIR": str(blocker / "cache")})
+    assert "OBJCACHE" not in env
+    env = verilator_env({"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
+    assert env["CCACHE_DIR"] == str(tmp_path / ".cache" / "pimgen-ccache") and env["OBJCACHE"].endswith("ccache")
+    assert "CFG_CXXFLAGS_PCH_I=-include" in env["MAKEFLAGS"]
