@@ -6,8 +6,9 @@
     pimgen engines
 
 Config parameters become options automatically from the engine's config dataclass; workload options and the run and
-bench commands come from the engine's commands module (``EngineSpec.commands``). A new engine needs no code here. Bad input prints one line on stderr and exits with status 2; a result that does not match the golden
-model exits with status 1.
+bench commands come from the engine's commands module (``EngineSpec.commands``). A new engine needs no code here.
+Bad input prints one line on stderr and exits with status 2; a result that does not match the golden model exits
+with status 1.
 """
 
 import argparse

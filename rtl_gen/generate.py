@@ -110,7 +110,8 @@ def register_map_markdown(manifest):
             bits = f"{f['lsb'] + f['width'] - 1}:{f['lsb']}" if f["width"] > 1 else str(f["lsb"])
             lines.append(f"| {hex(reg['addr']) if i == 0 else ''} | {reg['name'] if i == 0 else ''} | {f['name']} | "
                          f"{bits} | {f['access']} | {f['doc'] or (reg['doc'] if i == 0 else '')} |")
-    lines += ["", "## Memory windows", "", "| window | base | size (words) | element | banks |", "|---|---|---|---|---|"]
+    lines += ["", "## Memory windows", "",
+              "| window | base | size (words) | element | banks |", "|---|---|---|---|---|"]
     for w in manifest["windows"]:
         kind = f"{'s' if w['signed'] else 'u'}{w['element_bits']}"
         lines.append(f"| {w['name']} | {hex(w['base'])} | {w['size']} | {kind} | {w['banks']} |")

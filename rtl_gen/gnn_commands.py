@@ -17,7 +17,6 @@ from pimgen.config import GNN_OPS, GnnConfig
 __all__ = ["Workload", "make_workload", "add_run_arguments", "run", "bench", "compare", "summarise"]
 
 
-
 @dataclass
 class Workload:
     name: str

@@ -23,7 +23,6 @@ from rtl_gen.engines import ENGINES
 PROJECT = Path(__file__).resolve().parent.parent
 
 
-
 def pimgen(*argv):
     """Exit status of ``pimgen argv`` run in-process (argparse usage errors raise SystemExit)."""
     try:

@@ -129,7 +129,8 @@ def test_features_of_another_graph_are_refused(manifest):
 
 
 @pytest.mark.parametrize("call, message", [
-    (lambda drv: drv.load_features(np.full((2, 3), 40000)), r"int16 codes in -32768\.\.32767, but features\[0, 0\] = 40000"),
+    (lambda drv: drv.load_features(np.full((2, 3), 40000)),
+     r"int16 codes in -32768\.\.32767, but features\[0, 0\] = 40000"),
     (lambda drv: drv.load_features(np.ones((2, 11), dtype=np.int64)), "max_features = 1..10, not 11"),
     (lambda drv: drv.load_graph(CsrGraph([0, 1], [0]), weights=[1 << 20]), "weights"),
     (lambda drv: drv.load_graph(CsrGraph([0, 1], [0]), weights=[1, 2]), "one entry per edge"),
