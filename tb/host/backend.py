@@ -20,10 +20,6 @@ class Backend(abc.ABC):
     async def write(self, addr, value):
         """Write one 32-bit word."""
 
-    async def read_burst(self, addr, count):
-        """Read ``count`` words at consecutive addresses. Backends override this with something faster."""
-        return [await self.read(addr + i) for i in range(count)]
-
     async def read_many(self, addrs):
         """Read words at arbitrary addresses, in order."""
         return [await self.read(a) for a in addrs]

@@ -6,6 +6,8 @@ engine's :class:`~tb.host.manifest.Manifest`, and works the same over the simula
 
 import time
 
+import numpy as np
+
 from .manifest import Manifest
 
 __all__ = ["EngineDriver", "EngineError", "EngineMismatch", "EngineTimeout"]
@@ -136,12 +138,15 @@ class EngineDriver:
 
     # Memory windows
 
-    async def write_window(self, name, offsets, values):
+    async def write_elements(self, name, offsets, elements, values):
+        """Write element values into window ``name`` at (word offset, element index), packing shared words."""
         window = self.manifest.window(name)
-        addrs = [window.base + int(o) for o in offsets]
-        await self.backend.write_many(addrs, [window.encode(int(v)) for v in values])
+        word_offsets, words = window.pack(offsets, elements, values)
+        await self.backend.write_many([window.base + int(o) for o in word_offsets], [int(w) for w in words])
 
-    async def read_window(self, name, offsets):
+    async def read_elements(self, name, offsets, elements):
+        """Element values of window ``name`` at (word offset, element index); each word is read once."""
         window = self.manifest.window(name)
-        words = await self.backend.read_many([window.base + int(o) for o in offsets])
-        return [window.decode(w) for w in words]
+        word_offsets, where = np.unique(offsets, return_inverse=True)
+        words = await self.backend.read_many([window.base + int(o) for o in word_offsets])
+        return window.unpack(words, where, elements)

@@ -45,27 +45,6 @@ class GnnDriver(EngineDriver):
         elements = np.broadcast_to(lane % per_word, offsets.shape)
         return offsets.ravel(), elements.ravel()
 
-    async def _write_elements(self, window, x):
-        info = self.manifest.window(window)
-        offsets, elements = self.feature_slots(*x.shape, window=window)
-        mask = (1 << info.element_bits) - 1
-        codes = (x.ravel().astype(np.int64) & mask) << (elements * info.element_bits)
-        words_at, where = np.unique(offsets, return_inverse=True)
-        words = np.zeros(len(words_at), dtype=np.int64)
-        np.bitwise_or.at(words, where, codes)
-        await self.backend.write_many([info.base + int(o) for o in words_at], [int(w) for w in words])
-
-    async def _read_elements(self, window, num_nodes, num_features):
-        info = self.manifest.window(window)
-        offsets, elements = self.feature_slots(num_nodes, num_features, window=window)
-        words_at, where = np.unique(offsets, return_inverse=True)
-        words = np.array(await self.backend.read_many([info.base + int(o) for o in words_at]), dtype=np.int64)
-        bits = info.element_bits
-        raw = (words[where] >> (elements * bits)) & ((1 << bits) - 1)
-        if info.signed:
-            raw = raw - ((raw >> (bits - 1)) << bits)
-        return raw.reshape(num_nodes, num_features)
-
     async def load_graph(self, graph, weights=None):
         """Write ``indptr``, ``indices`` and edge weight codes (``weights``, else ``graph.weights``, if any).
 
@@ -103,7 +82,7 @@ class GnnDriver(EngineDriver):
                              f"not {x.shape[1]}")
         if x.shape[0] > self.config.max_nodes:
             raise ValueError(f"Features have {x.shape[0]} rows, more than max_nodes = {self.config.max_nodes}")
-        await self._write_elements("features", x)
+        await self.write_elements("features", *self.feature_slots(*x.shape), x)
         self.num_features = x.shape[1]
         self.feature_rows = x.shape[0]
 
@@ -129,4 +108,6 @@ class GnnDriver(EngineDriver):
 
     async def read_result(self):
         """Result codes ``Y[N, F]`` of the last run (int64)."""
-        return await self._read_elements("result", self.graph.num_nodes, self.num_features)
+        n, f = self.graph.num_nodes, self.num_features
+        values = await self.read_elements("result", *self.feature_slots(n, f, window="result"))
+        return values.reshape(n, f)

@@ -6,6 +6,8 @@ The driver never holds a copy of an address or a field position; it asks the man
 import json
 from pathlib import Path
 
+import numpy as np
+
 __all__ = ["Manifest", "RegisterInfo", "FieldInfo", "WindowInfo"]
 
 
@@ -60,17 +62,31 @@ class WindowInfo:
             value -= 1 << self.element_bits
         return value
 
-    def pack(self, values):
-        """``elements_per_word`` element values (fewer at the end of a row) as one bus word, element 0 lowest."""
-        mask = (1 << self.element_bits) - 1
-        word = 0
-        for k, v in enumerate(values):
-            word |= (self.encode(int(v)) & mask) << (k * self.element_bits)
-        return word
+    def pack(self, offsets, elements, values):
+        """Element values placed at (word offset, element index) as bus words: ``(word offsets, words)``.
 
-    def unpack(self, word):
-        """A bus word as its ``elements_per_word`` element values (sign-extended for signed windows)."""
-        return [self.decode(word >> (k * self.element_bits)) for k in range(self.elements_per_word)]
+        Elements that share a word are OR-ed into it, element 0 in the low bits; values outside the element's range
+        raise ValueError.
+        """
+        values = np.asarray(values, dtype=np.int64).ravel()
+        lo = -(1 << (self.element_bits - 1)) if self.signed else 0
+        hi = lo + (1 << self.element_bits) - 1
+        bad = np.flatnonzero((values < lo) | (values > hi))
+        if len(bad):
+            raise ValueError(f"Value {values[bad[0]]} is outside the {self.name!r} window's range {lo}..{hi}")
+        codes = (values & ((1 << self.element_bits) - 1)) << (np.asarray(elements) * self.element_bits)
+        word_offsets, where = np.unique(offsets, return_inverse=True)
+        words = np.zeros(len(word_offsets), dtype=np.int64)
+        np.bitwise_or.at(words, where, codes)
+        return word_offsets, words
+
+    def unpack(self, words, where, elements):
+        """Element values out of bus ``words``: element ``elements[i]`` of ``words[where[i]]`` (sign-extended)."""
+        bits = self.element_bits
+        raw = (np.asarray(words, dtype=np.int64)[where] >> (np.asarray(elements) * bits)) & ((1 << bits) - 1)
+        if self.signed:
+            raw = raw - ((raw >> (bits - 1)) << bits)
+        return raw
 
     def encode(self, value):
         lo = -(1 << (self.element_bits - 1)) if self.signed else 0
