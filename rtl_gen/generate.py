@@ -1,20 +1,26 @@
 """Config -> elaborated component -> Verilog + manifest.json."""
 
+import gc
 import json
 import os
 import re
 import subprocess
+import warnings
 from pathlib import Path
 
 from amaranth.back import verilog
+from amaranth.hdl import UnusedElaboratable
 
 from hw.common.engine import ID_MAGIC
 from pimgen.config import EngineConfig
-from .engines import engine_for
+from pimgen.engines import engine_for
+from pimgen.errors import InputError, InputTypeError
+from tb.host.manifest import MANIFEST_VERSION
 
-__all__ = ["generate", "manifest_for", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION"]
+__all__ = ["generate", "manifest_for", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION", "DEFAULT_CLOCK_HZ"]
 
-MANIFEST_VERSION = 1
+#: The clock a design is generated for unless told otherwise (the simulation runs at it; boards say their own).
+DEFAULT_CLOCK_HZ = 100_000_000
 #: Verilator control file with the lint waivers for Amaranth's output; each waiver says why.
 WAIVERS = Path(__file__).with_name("verilator_waivers.vlt")
 
@@ -42,7 +48,7 @@ def _ports(component):
     return ports
 
 
-def build_manifest(config, component):
+def build_manifest(config, component, clock_hz=DEFAULT_CLOCK_HZ):
     """Manifest for a constructed engine component (no elaboration needed)."""
     return {
         "manifest_version": MANIFEST_VERSION,
@@ -56,6 +62,7 @@ def build_manifest(config, component):
         "top": config.top_name,
         "verilog": f"{config.top_name}.v",
         "clock": "clk",
+        "clock_hz": clock_hz,                          # the clock the design was generated for
         "reset": "rst",
         "bus": {"prefix": "bus", "addr_width": component.addr_width, "data_width": 32,
                 "addressing": "word"},
@@ -63,32 +70,44 @@ def build_manifest(config, component):
                   {"name": "rst", "direction": "in", "width": 1}] + _ports(component),
         "registers": component.register_map.describe(),
         "windows": component.describe_windows(),
-        "errors": {str(k): v for k, v in sorted(component.errors.items())},
-        "counters": list(component.counter_names),
+        "errors": component.describe_errors(),
+        "counters": component.describe_counters(),
     }
 
 
-def manifest_for(config):
+def _check_clock(clock_hz):
+    if isinstance(clock_hz, bool) or not isinstance(clock_hz, (int, float)) or not 1e5 <= clock_hz <= 1e9:
+        raise InputError(f"Clock must be a frequency in 100 kHz..1 GHz (in Hz), not {clock_hz!r}")
+    return int(clock_hz)
+
+
+def manifest_for(config, clock_hz=DEFAULT_CLOCK_HZ):
     """The manifest of ``config`` without generating Verilog (the register map and windows need no elaboration)."""
-    component = engine_for(config).component(config)
-    manifest = build_manifest(config, component)
-    # The component was only built to read its map; tell Amaranth it is not an elaboratable someone forgot.
-    for part in (component, component.csr, component.decoder, *component.windows.values()):
-        part._MustUse__silence = True
+    if not isinstance(config, EngineConfig):
+        raise InputTypeError(f"Config must be an engine config (GnnConfig, ...), not {config!r}")
+    clock_hz = _check_clock(clock_hz)
+    with warnings.catch_warnings():
+        # The component is only built to read its map, never elaborated: that is not a forgotten elaboratable.
+        warnings.simplefilter("ignore", UnusedElaboratable)
+        component = engine_for(config).component(config)
+        manifest = build_manifest(config, component, clock_hz)
+        del component
+        gc.collect()
     return manifest
 
 
-def generate(config, out_dir):
+def generate(config, out_dir, clock_hz=DEFAULT_CLOCK_HZ):
     """Write ``<top>.v`` and ``manifest.json`` for ``config`` into ``out_dir``; returns :class:`Generated`.
 
     The Verilog is written only when its text changes, so that timestamps (and builds keyed on them) stay put.
     """
     if not isinstance(config, EngineConfig):
-        raise TypeError(f"Config must be an engine config (GnnConfig, ...), not {config!r}")
+        raise InputTypeError(f"Config must be an engine config (GnnConfig, ...), not {config!r}")
+    clock_hz = _check_clock(clock_hz)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     component = engine_for(config).component(config)
-    manifest = build_manifest(config, component)
+    manifest = build_manifest(config, component, clock_hz)
     text = strip_zero_memory_init(verilog.convert(component, name=config.top_name, emit_src=False))
     verilog_path = out_dir / manifest["verilog"]
     manifest_path = out_dir / "manifest.json"
@@ -106,18 +125,29 @@ def register_map_markdown(manifest):
              f"({manifest['bus']['addr_width']}-bit word address).", "",
              "| addr | register | field | bits | access | description |", "|---|---|---|---|---|---|"]
     for reg in manifest["registers"]:
+        name = reg["name"] if reg["kind"] == "register" else f"{reg['name']}[0..{reg['count'] - 1}]"
         for i, f in enumerate(reg["fields"]):
             bits = f"{f['lsb'] + f['width'] - 1}:{f['lsb']}" if f["width"] > 1 else str(f["lsb"])
-            lines.append(f"| {hex(reg['addr']) if i == 0 else ''} | {reg['name'] if i == 0 else ''} | {f['name']} | "
-                         f"{bits} | {f['access']} | {f['doc'] or (reg['doc'] if i == 0 else '')} |")
-    lines += ["", "## Memory windows", "",
-              "| window | base | size (words) | element | banks |", "|---|---|---|---|---|"]
+            doc = f["doc"] or (reg["doc"] if i == 0 else "")
+            if "enum" in f:
+                doc += (": " if doc else "") + ", ".join(f"{v} {k}" for k, v in f["enum"].items())
+            lines.append(f"| {hex(reg['addr']) if i == 0 else ''} | {name if i == 0 else ''} | {f['name']} | "
+                         f"{bits} | {f['access']} | {doc} |")
+    lines += ["", "## Windows", "",
+              "| window | kind | base | size (words) | element | layout |", "|---|---|---|---|---|---|"]
     for w in manifest["windows"]:
-        kind = f"{'s' if w['signed'] else 'u'}{w['element_bits']}"
-        lines.append(f"| {w['name']} | {hex(w['base'])} | {w['size']} | {kind} | {w['banks']} |")
+        element = f"{'s' if w['signed'] else 'u'}{w['element_bits']}"
+        if w["kind"] == "fifo":
+            layout = f"{w['direction']} FIFO of {w['depth']}: data at +{w['data_offset']}, level at " \
+                     f"+{w['status_offset']}"
+        else:
+            lay = w["layout"]
+            dims = " x ".join(f"{d['name']}[{d['size']}]" + (" (banked)" if d["banked"] else "") for d in lay["dims"])
+            layout = f"{dims}; {lay['banks']} banks, {lay['elements_per_word']} per bus word"
+        lines.append(f"| {w['name']} | {w['kind']} | {hex(w['base'])} | {w['size']} | {element} | {layout} |")
     if manifest.get("errors"):
-        lines += ["", "## STATUS.error codes", "", "| code | meaning |", "|---|---|"]
-        lines += [f"| {code} | {text} |" for code, text in manifest["errors"].items()]
+        lines += ["", "## STATUS.error codes", "", "| code | name | meaning |", "|---|---|---|"]
+        lines += [f"| {code} | {e['name']} | {e['meaning']} |" for code, e in manifest["errors"].items()]
     return "\n".join(lines) + "\n"
 
 
@@ -147,7 +177,7 @@ def _write_if_changed(path, text):
 
 def lint(generated):
     """Run ``verilator --lint-only -Wall`` with the project's waivers; returns (ok, output)."""
-    from .toolchain import verilator_env, require_verilator
+    from .toolchain import require_verilator, verilator_env
     exe = require_verilator()
     cmd = [exe, "--lint-only", "-Wall", str(WAIVERS), str(generated.verilog), "--top-module", generated.top]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=verilator_env())

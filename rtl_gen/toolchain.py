@@ -10,11 +10,9 @@ import shutil
 import sysconfig
 from pathlib import Path
 
+from pimgen.errors import ToolMissing
+
 __all__ = ["ToolMissing", "verilator_root", "require_verilator", "verilator_env", "ccache"]
-
-
-class ToolMissing(RuntimeError):
-    """A tool pimgen needs is not installed; the message says how to get it."""
 
 
 def verilator_root():

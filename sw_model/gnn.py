@@ -1,7 +1,7 @@
 """Golden model of the GNN aggregation engine, bit-exact with docs/gnn.md.
 
 ``Y[r, f]`` = op over the in-edges of row ``r`` (CSR order) of ``X[col, f]``, for the ops in
-:data:`pimgen.config.GNN_OPS`: ``sum``, ``mean`` (reciprocal table), ``max`` and ``weighted`` (per-edge fixed-point
+:data:`pimgen.gnn.config.GNN_OPS`: ``sum``, ``mean`` (reciprocal table), ``max`` and ``weighted`` (per-edge fixed-point
 weights, e.g. GCN's ``1/sqrt(deg_s * deg_d)``). Features and results are integer codes of the config's format
 (``int8`` or ``int16`` with ``frac_bits`` fraction bits); the accumulator has ``acc_width`` bits and saturates or
 wraps after every add, in CSR order.
@@ -9,7 +9,8 @@ wraps after every add, in CSR order.
 The public checks (:func:`check_codes`, :func:`check_weight_codes`, :func:`check_fits`) are the boundary: a driver
 can call them before building anything, and :func:`aggregate` calls them on every input.
 
-This module imports only NumPy, SciPy (through :mod:`sw_model.graphs`) and :mod:`pimgen.config`.
+This module imports only NumPy, SciPy and pimgen's plain-Python config and input checks (:mod:`pimgen.gnn.inputs`, which
+the host driver shares).
 """
 
 import functools
@@ -17,9 +18,9 @@ import functools
 import numpy as np
 import scipy.sparse
 
-from pimgen.config import GNN_OPS, GnnConfig, ceil_log2
-
-from .graphs import CsrGraph
+from pimgen.config import ceil_log2
+from pimgen.gnn.inputs import (check_codes, check_config, check_fits, check_graph, check_op, check_weight_codes,
+                               format_range, weight_range)
 
 __all__ = [
     "format_range", "weight_range", "quantize", "quantize_features", "dequantize",
@@ -28,38 +29,7 @@ __all__ = [
 ]
 
 
-# Formats and quantisation.
-
-def _check_config(config):
-    if not isinstance(config, GnnConfig):
-        raise TypeError(f"config must be a GnnConfig, not {type(config).__name__}")
-
-
-def _check_graph(graph):
-    if not isinstance(graph, CsrGraph):
-        raise TypeError(f"graph must be a CsrGraph, not {type(graph).__name__}")
-
-
-def _check_op(op):
-    if not isinstance(op, str) or op not in GNN_OPS:
-        raise ValueError(f"op must be one of {', '.join(GNN_OPS)}, not {op!r}")
-
-
-def _signed_range(bits):
-    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-
-
-def format_range(config):
-    """Range ``(lo, hi)`` of feature codes: ``(-2**(W-1), 2**(W-1) - 1)`` with ``W = config.data_bits``."""
-    _check_config(config)
-    return _signed_range(config.data_bits)
-
-
-def weight_range(config):
-    """Range ``(lo, hi)`` of edge weight codes: signed ``config.weight_bits``-bit integers."""
-    _check_config(config)
-    return _signed_range(config.weight_bits)
-
+# Formats and quantisation (the range and boundary checks are pimgen.gnn.inputs', shared with the driver).
 
 def quantize(x, frac_bits, bits):
     """Real values to signed fixed-point codes: ``clip(round_half_even(x * 2**frac_bits))`` to ``bits`` bits.
@@ -98,7 +68,7 @@ def quantize(x, frac_bits, bits):
 
 def quantize_features(x, config):
     """Real features to codes of the config's format (``frac_bits`` fraction bits, ``data_bits`` wide)."""
-    _check_config(config)
+    check_config(config)
     return quantize(x, config.frac_bits, config.data_bits)
 
 
@@ -106,6 +76,10 @@ def dequantize(codes, frac_bits):
     """Codes back to real values, ``codes / 2**frac_bits`` in float64."""
     frac_bits = _check_small_int("frac_bits", frac_bits, 0, 62)
     return np.asarray(codes, dtype=np.float64) / float(1 << frac_bits)
+
+
+def _signed_range(bits):
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
 def _check_small_int(name, value, lo, hi):
@@ -117,100 +91,6 @@ def _check_small_int(name, value, lo, hi):
 
 
 # Boundary checks.
-
-def _int_codes(x, name, ndim, lo, hi, what):
-    """Return ``x`` as an int64 array after checking its rank, dtype and range; name the first bad element."""
-    arr = np.asarray(x)
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D integer array, not an array of shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"{name} must hold integer codes ({what}), not dtype {arr.dtype}")
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        value = int(arr[pos])
-        raise ValueError(f"{name} must be {what} codes in {lo}..{hi}, "
-                         f"but {name}[{', '.join(map(str, pos))}] = {value}")
-    return arr.astype(np.int64)
-
-
-def check_codes(x, config, name="features"):
-    """Check a feature array ``X[N, F]`` against the config's format and return it as int64.
-
-    Parameters
-    ----------
-    x : array_like
-        2-D array of integer codes.
-    config : GnnConfig
-    name : str
-        Name used in error messages.
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (N, F)
-
-    Raises
-    ------
-    ValueError
-        If ``x`` is not 2-D, not of an integer dtype, or has a value outside :func:`format_range`; the message names
-        the first offending element (row, column, value) and the allowed range. Codes are never clipped silently.
-    """
-    lo, hi = format_range(config)
-    return _int_codes(x, name, 2, lo, hi, config.format)
-
-
-def check_weight_codes(w, config, name="weights"):
-    """Check edge weights ``w[nnz]`` against the config's ``weight_bits`` and return them as int64.
-
-    Raises
-    ------
-    ValueError
-        If ``w`` is not 1-D, not of an integer dtype, or has a value outside :func:`weight_range`; the message names
-        the first offending edge and the allowed range.
-    """
-    lo, hi = weight_range(config)
-    return _int_codes(w, name, 1, lo, hi, f"signed {config.weight_bits}-bit")
-
-
-def check_fits(config, graph, num_features, op):
-    """Check that a graph with ``num_features`` features per node fits the config's memories for ``op``.
-
-    Call this before building or loading anything; :func:`aggregate` calls it too.
-
-    Parameters
-    ----------
-    config : GnnConfig
-    graph : CsrGraph
-    num_features : int
-        Features per node ``F``.
-    op : str
-        One of :data:`pimgen.config.GNN_OPS`.
-
-    Raises
-    ------
-    ValueError
-        If ``op`` is unknown, or ``N > max_nodes``, ``nnz > max_edges``, ``F`` is outside ``1..max_features``, or
-        (``mean`` only) an in-degree exceeds ``max_degree``. The message names the limit and both values.
-    TypeError
-        If an argument has the wrong type.
-    """
-    _check_config(config)
-    _check_graph(graph)
-    _check_op(op)
-    if isinstance(num_features, (bool, np.bool_)) or not isinstance(num_features, (int, np.integer)):
-        raise TypeError(f"num_features must be an integer, not {num_features!r}")
-    if graph.num_nodes > config.max_nodes:
-        raise ValueError(f"graph has {graph.num_nodes} nodes, more than the config's max_nodes = {config.max_nodes}")
-    if graph.nnz > config.max_edges:
-        raise ValueError(f"graph has {graph.nnz} edges, more than the config's max_edges = {config.max_edges}")
-    if not 1 <= num_features <= config.max_features:
-        raise ValueError(f"features per node must be in 1..max_features = 1..{config.max_features}, "
-                         f"not {num_features}")
-    if op == "mean" and graph.num_nodes and graph.max_degree > config.max_degree:
-        row = int(np.argmax(graph.in_degree))
-        raise ValueError(f"row {row} has in-degree {graph.max_degree}, more than the config's max_degree = "
-                         f"{config.max_degree} (the largest degree the mean op's reciprocal table holds)")
-
 
 # Edge weights and the reciprocal table.
 
@@ -236,8 +116,8 @@ def gcn_norm_weights(graph, config):
     ValueError
         If an edge comes from a node with in-degree 0 (its weight would be infinite); add self loops first.
     """
-    _check_config(config)
-    _check_graph(graph)
+    check_config(config)
+    check_graph(graph)
     deg = graph.in_degree
     rows = graph.edge_rows()
     cols = graph.indices
@@ -272,7 +152,7 @@ def mean_reciprocal_table(config):
     ``2**P <= R[d] <= 2**(P+1)``; the upper end is reached (``R[d] = 2**(P+1)``, one bit more than
     ``config.recip_width``) only for ``d > 2**(P+2)``, e.g. ``d = 1025`` with ``P = 8``.
     """
-    _check_config(config)
+    check_config(config)
     r, s = _reciprocal_table(config.recip_bits, config.max_degree)
     return r.copy(), s.copy()
 
@@ -384,9 +264,9 @@ def aggregate(config, graph, x_codes, op, weights=None):
     TypeError
         If ``config`` is not a GnnConfig or ``graph`` not a CsrGraph.
     """
-    _check_config(config)
-    _check_graph(graph)
-    _check_op(op)
+    check_config(config)
+    check_graph(graph)
+    check_op(op)
     x = check_codes(x_codes, config)
     if x.shape[0] != graph.num_nodes:
         raise ValueError(f"features must have one row per node ({graph.num_nodes}), not {x.shape[0]}")

@@ -1,39 +1,40 @@
-"""Testbench plumbing shared by every engine's cocotb module: clock, reset, backend and driver construction, the
-job files through which pytest hands inputs in and gets results out, and the checks of the register frame that
-every engine has (identity, irq, soft reset, bus errors, unmapped addresses).
+"""Testbench plumbing shared by every engine's cocotb module: clock, reset, backend and driver construction, and the
+checks of the register frame that every engine has (identity, irq, soft reset, bus errors, unmapped addresses).
 """
 
 import itertools
-import json
 import os
-from pathlib import Path
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge
 
-from .host.cocotb_backend import CocotbBusBackend
+from .cocotb_backend import CocotbBusBackend, period_ps
 from .host.manifest import Manifest
 from .runner import CLOCK_NS
+from .sim_top import burst_depth
 
-__all__ = ["TB", "bus_gaps", "job_paths", "save_job_result", "check_frame", "CLOCK_NS"]
+__all__ = ["TB", "bus_gaps", "check_frame", "CLOCK_NS"]
 
 
 class TB:
     """Clock, reset and a bus backend around an engine DUT; ``driver_cls`` builds the engine's host driver.
 
-    Port names (clock, reset, bus prefix) come from the manifest named by ``PIMGEN_MANIFEST``.
+    Port names (clock, reset, bus prefix) and the clock frequency (``clock_hz``; :data:`CLOCK_NS` where a manifest
+    has none) come from the manifest named by ``PIMGEN_MANIFEST``. ``dut`` is the simulation top of
+    :mod:`tb.sim_top`, whose burst adapter the backend then uses, or a bare engine.
     """
 
     def __init__(self, dut, driver_cls):
         self.dut = dut
         self.manifest = Manifest.load(os.environ["PIMGEN_MANIFEST"])
-        self.clk = getattr(dut, self.manifest.data["clock"])
-        self.rst = getattr(dut, self.manifest.data["reset"])
-        cocotb.start_soon(Clock(self.clk, CLOCK_NS, unit="ns").start())
-        self.backend = CocotbBusBackend(dut, self.clk, prefix=self.manifest.data["bus"]["prefix"], irq=dut.irq,
-                                        period_ns=CLOCK_NS, gaps=bus_gaps())
+        data = self.manifest.data
+        self.clock_hz = data.get("clock_hz") or 1e9 / CLOCK_NS
+        self.clk = getattr(dut, data["clock"])
+        self.rst = getattr(dut, data["reset"])
+        cocotb.start_soon(Clock(self.clk, period_ps(self.clock_hz), unit="ps").start())
+        self.backend = CocotbBusBackend(dut, self.clk, prefix=data["bus"]["prefix"], irq=dut.irq,
+                                        clock_hz=self.clock_hz, gaps=bus_gaps(), burst_depth=burst_depth(data))
         self.driver = driver_cls(self.backend, self.manifest)
 
     async def reset(self, cycles=4):
@@ -43,26 +44,19 @@ class TB:
         await RisingEdge(self.clk)
 
     def now_cycles(self):
-        return int(cocotb.utils.get_sim_time(unit="ns") // CLOCK_NS)
+        """Clock cycles since the simulation started."""
+        return self.backend.now_cycles()
 
 
 def bus_gaps():
-    """Idle cycles between bus transactions from ``PIMGEN_BUS_GAPS`` (e.g. ``0,0,0,2``, repeated), or None."""
+    """Idle cycles between bus transactions from ``PIMGEN_BUS_GAPS`` (e.g. ``0,0,0,2``, repeated), or None.
+
+    With gaps the backend goes word by word, also for the bulk methods: bursts have none.
+    """
     text = os.environ.get("PIMGEN_BUS_GAPS", "")
     if not text:
         return None
     return itertools.cycle(int(v) for v in text.split(","))
-
-
-def job_paths():
-    """Job files named by ``PIMGEN_JOBS`` (``os.pathsep``-separated), written by :func:`tb.runner.run_jobs`."""
-    return [Path(p) for p in os.environ.get("PIMGEN_JOBS", "").split(os.pathsep) if p]
-
-
-def save_job_result(path, arrays, meta):
-    """The answer to job file ``path``: arrays into ``<job>.out.npz``, JSON-able ``meta`` into ``<job>.out.json``."""
-    np.savez(path.with_suffix(".out.npz"), **arrays)
-    path.with_suffix(".out.json").write_text(json.dumps(meta, indent=1))
 
 
 def _free_address(manifest):

@@ -1,7 +1,7 @@
 """The ``pimgen`` command line: generate (Verilog, manifest, lint), run, bench, engines, and bad input.
 
 Bad input must give exit status 2 and one line on stderr, ``pimgen: error: ...``, before anything is built. Most
-tests call ``rtl_gen.cli.main`` in-process; one runs the real process to show that no traceback escapes. The run and
+tests call ``pimgen.cli.main`` in-process; one runs the real process to show that no traceback escapes. The run and
 bench tests build (or take from the shared cache in build/sim) the lanes=4 int16 model that other tests use too.
 """
 
@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pimgen.config import GnnConfig
-from rtl_gen.cli import main
-from rtl_gen.engines import ENGINES
+from pimgen.gnn.config import GnnConfig
+from pimgen.cli import main
+from pimgen.engines import ENGINES
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -162,11 +162,11 @@ def test_generate_lint_clean_at_odd_sizes(tmp_path, capsys, options):
 def no_build(monkeypatch, tmp_path):
     """Fail the test if the command reaches Verilog generation, the Verilator build or the simulation.
 
-    ``gnn_commands._simulate`` and ``cli.cmd_generate`` import these names when they are called, so patching the
+    ``pimgen.session.execute`` and ``cli.cmd_generate`` import these names when they are called, so patching the
     modules' attributes covers them. Returns a build directory that must stay absent.
     """
     import rtl_gen.generate
-    import tb.gnn.session
+    import tb.jobs
     import tb.runner
 
     def forbidden(*args, **kwargs):
@@ -174,7 +174,7 @@ def no_build(monkeypatch, tmp_path):
 
     monkeypatch.setattr(tb.runner, "build", forbidden)
     monkeypatch.setattr(tb.runner, "run_test", forbidden)
-    monkeypatch.setattr(tb.gnn.session, "simulate", forbidden)
+    monkeypatch.setattr(tb.jobs, "simulate", forbidden)
     monkeypatch.setattr(rtl_gen.generate, "generate", forbidden)
     build_dir = tmp_path / "never-built"
     yield build_dir
@@ -198,14 +198,16 @@ def chain_graph(n):
 
 BAD_OPTIONS = [
     # (arguments, distinctive part of the message)
-    (["--lanes", "0"], r"lanes must be an integer in 1\.\.64, not 0"),
-    (["--lanes", "-1"], r"lanes must be an integer in 1\.\.64, not -1"),
-    (["--lanes", "eight"], r"lanes must be an integer, not 'eight'"),
+    (["--lanes", "0"], r"--lanes must be an integer in 1\.\.64, not 0"),
+    (["--lanes", "-1"], r"--lanes must be an integer in 1\.\.64, not -1"),
+    (["--lanes", "eight"], r"--lanes must be an integer, not 'eight'"),
     (["--format", "int32"], r"--format: invalid choice: 'int32'"),
-    (["--frac-bits", "16", "--format", "int16"], r"frac_bits must be an integer in 0\.\.15, not 16"),
-    (["--lanes", "16", "--max-features", "8"], r"max_features \(8\) must be at least lanes \(16\)"),
+    (["--frac-bits", "16", "--format", "int16"], r"--frac-bits must be an integer in 0\.\.15, not 16"),
+    (["--lanes", "16", "--max-features", "8"], r"--max-features \(8\) must be at least lanes \(16\)"),
     (["--random", "20", "--features", "0"], r"--features must be a positive integer, not 0"),
-    (["--random", "20", "--features", "33"], r"features per node must be in 1\.\.max_features = 1\.\.32, not 33"),
+    (["--random", "20", "--features", "33"],
+     r"33 features per node > max_features \(--max-features\) = 32"),
+    (["--random", "20", "--seed", "-1"], r"--seed must be a non-negative integer, not -1"),
     (["--random", "1"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 1"),
     (["--random", "5000"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 5000"),
     (["--dataset", "pubmed"], r"[Dd]ataset must be one of cora, citeseer, not 'pubmed'"),
@@ -255,15 +257,112 @@ def graph_cases(tmp_path):
             r"weights need one entry per edge \(3\), not shape \(2,\)"),
         "too many nodes": (
             ["--max-nodes", "8", "--graph", write_graph(tmp_path / "big.npz", ip, ix)],
-            r"graph has 20 nodes, more than the config's max_nodes = 8"),
+            r"20 nodes > max_nodes \(--max-nodes\) = 8"),
         "too many edges": (
             ["--max-edges", "10", "--graph", write_graph(tmp_path / "edges.npz", ip, ix)],
-            r"graph has 19 edges, more than the config's max_edges = 10"),
+            r"19 edges > max_edges \(--max-edges\) = 10"),
         "mean above max degree": (
             ["--op", "sum", "--op", "mean", "--max-degree", "4", "--graph",
              write_graph(tmp_path / "star.npz", star_ptr, star_idx)],
-            r"row 0 has in-degree 5, more than the config's max_degree = 4"),
+            r"row 0 has in-degree 5 > max_degree \(--max-degree\) = 4"),
     }
+
+
+def corrupt_member(path):
+    """A compressed graph .npz whose ``indices`` member has a broken compressed stream."""
+    n = 3000
+    ip = np.arange(n + 1)
+    ix = np.random.default_rng(0).integers(0, n, size=n)           # incompressible: a long stream to damage
+    np.savez_compressed(path, indptr=ip, indices=ix)
+    data = bytearray(path.read_bytes())
+    start = data.find(b"indices.npy") + 200          # inside the compressed stream of that member
+    data[start:start + 16] = bytes(16)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def corrupt_crc(path):
+    """A stored (uncompressed) member whose bytes no longer match its CRC."""
+    ip, ix = chain_graph(3000)
+    np.savez(path, indptr=ip, indices=ix)
+    data = bytearray(path.read_bytes())
+    start = data.find(b"indices.npy") + 300
+    data[start] ^= 0xFF
+    path.write_bytes(bytes(data))
+    return path
+
+
+def more_graph_cases(tmp_path):
+    ip, ix = chain_graph(20)
+    return {
+        "corrupt compressed member": (
+            ["--graph", corrupt_member(tmp_path / "zipped.npz")],
+            r"Graph file .*zipped\.npz: array 'indices' is corrupt"),
+        "member with a bad CRC": (
+            ["--graph", corrupt_crc(tmp_path / "crc.npz")],
+            r"Graph file .*crc\.npz: array 'indices' is corrupt"),
+        "unknown key (weight for weights)": (
+            ["--op", "weighted", "--graph", write_graph(tmp_path / "weight.npz", ip, ix, weight=np.ones(19, int))],
+            r"unknown array\(s\) weight; allowed: indptr, indices, x, weights"),
+        "every limit at once": (
+            ["--max-nodes", "8", "--max-edges", "10", "--features", "40", "--graph",
+             write_graph(tmp_path / "all.npz", ip, ix)],
+            r"20 nodes > max_nodes \(--max-nodes\) = 8; 19 edges > max_edges \(--max-edges\) = 10; "
+            r"40 features per node > max_features \(--max-features\) = 32"),
+        "gcn weights need in-edges": (
+            ["--op", "weighted", "--graph", write_graph(tmp_path / "noloops.npz", ip, ix)],
+            r"--op weighted without weights in the graph: gcn_norm_weights needs every source node"),
+        "--json is a directory": (
+            ["--random", "20", "--json", tmp_path],
+            r"--json must name a file, not the directory"),
+        "--json under a file": (
+            ["--random", "20", "--json", write_graph(tmp_path / "plain.npz", [0], []) / "out.json"],
+            r"--json .*out\.json lies under .*plain\.npz, which is a file"),
+    }
+
+
+MORE_GRAPH_CASES = ["corrupt compressed member", "member with a bad CRC", "unknown key (weight for weights)",
+                    "every limit at once", "gcn weights need in-edges", "--json is a directory",
+                    "--json under a file"]
+
+
+@pytest.mark.parametrize("case", MORE_GRAPH_CASES)
+def test_run_rejects_bad_input_found_by_review(no_build, capsys, tmp_path, case):
+    """Faults found when the CLI was tried as a hostile user would: each is one line, exit 2, before any build."""
+    args, match = more_graph_cases(tmp_path)[case]
+    status = pimgen("run", "gnn", *args, "--build-dir", no_build)
+    line = error_line(capsys)
+    assert status == 2
+    assert re.search(match, line), line
+
+
+@pytest.mark.parametrize("failure, status, prefix", [
+    ("build", 3, "pimgen: build failed: "),
+    ("run", 4, "pimgen: run failed: "),
+    ("bug", None, None),
+])
+def test_exit_status_by_kind_of_failure(monkeypatch, capsys, tmp_path, failure, status, prefix):
+    """Only pimgen's own bad-input errors are exit 2; a failed build is 3, a failed run 4, and an internal bug is a
+    traceback (the exception propagates: Python exits 1), never "bad input"."""
+    import tb.runner
+    from pimgen.errors import BuildFailed, RunFailed
+
+    def broken(config, **kwargs):
+        if failure == "build":
+            raise BuildFailed("Verilator failed; log: /somewhere/build.log")
+        if failure == "run":
+            raise RunFailed("the simulator crashed")
+        raise ValueError("an internal error")
+
+    monkeypatch.setattr(tb.runner, "build", broken)
+    args = ["run", "gnn", "--random", "20", "--build-dir", tmp_path / "b"]
+    if status is None:
+        with pytest.raises(ValueError, match="an internal error"):
+            pimgen(*args)
+        return
+    assert pimgen(*args) == status
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1].startswith(prefix), err
 
 
 GRAPH_CASES = ["non-monotone indptr", "column out of range", "indptr[-1] != len(indices)", "x outside int8",
@@ -300,9 +399,9 @@ def test_run_accepts_mean_within_max_degree(monkeypatch, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("args, match", [
-    (["--lanes", "0"], r"lanes must be an integer in 1\.\.64, not 0"),
+    (["--lanes", "0"], r"--lanes must be an integer in 1\.\.64, not 0"),
     (["--format", "int32"], r"--format: invalid choice: 'int32'"),
-    (["--weight-bits", "19"], r"weight_bits must be an integer in 2\.\.18, not 19"),
+    (["--weight-bits", "19"], r"--weight-bits must be an integer in 2\.\.18, not 19"),
 ])
 def test_generate_rejects_bad_config(no_build, capsys, tmp_path, args, match):
     out_dir = tmp_path / "out"
@@ -332,7 +431,7 @@ def test_unknown_engine_and_missing_command(capsys):
 @pytest.mark.parametrize("args", [["run", "gnn", "--lanes", "0"], ["run", "gnn", "--format", "int32"]],
                          ids=["config", "argparse"])
 def test_real_process_prints_one_line(tmp_path, args):
-    proc = subprocess.run([sys.executable, "-m", "rtl_gen.cli", *args, "--build-dir", str(tmp_path / "b")],
+    proc = subprocess.run([sys.executable, "-m", "pimgen.cli", *args, "--build-dir", str(tmp_path / "b")],
                           cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
@@ -363,6 +462,8 @@ def test_run_random_graph_bit_exact(build_root, tmp_path, capsys, monkeypatch):
     assert status == 0, out + err
     assert "pimgen: " not in err
     assert re.search(r"^random50: 50 nodes, \d+ edges, F = 12; engine lanes = 4, int16", out, re.MULTILINE)
+    assert "  graph: random power-law graph, seed 0" in out
+    assert "  features: random normal, 12 per node (seed 0), quantised" in out
     blocks = re.split(r"^  op ", out, flags=re.MULTILINE)[1:]
     assert [b.split(":")[0] for b in blocks] == ["sum", "max"]
     for block in blocks:
@@ -380,6 +481,41 @@ def test_run_random_graph_bit_exact(build_root, tmp_path, capsys, monkeypatch):
         assert r["edges_counted"] == r["edges"]
         assert 0 < r["lane_utilisation"] <= 1
         assert r["top"] == GnnConfig(lanes=4, format="int16").top_name
+
+
+def test_run_graph_file_in_a_real_process(build_root, tmp_path):
+    """A graph file with its own features and weights, run by the real command with stderr not a terminal: the report
+    says where every part came from, progress lines appear on stderr, and the run gets its own directory."""
+    ip, ix = chain_graph(30)
+    rng = np.random.default_rng(1)
+    graph = write_graph(tmp_path / "g.npz", ip, ix, x=rng.integers(-500, 500, size=(30, 6)),
+                        weights=rng.integers(-1000, 1000, size=29))
+    proc = subprocess.run([sys.executable, "-m", "pimgen.cli", "run", "gnn", "--graph", str(graph), "--op", "weighted",
+                           "--lanes", "4", "--format", "int16", "--build-dir", str(build_root)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"  features: file {graph} (array x)" in proc.stdout
+    assert f"  weights: file {graph} (array weights)" in proc.stdout
+    assert "bit-exact match with the golden model: yes" in proc.stdout
+    assert re.search(r"g: loaded in [\d.]+ s", proc.stderr), proc.stderr
+    assert re.search(r"g: weighted done, \d+ cycles", proc.stderr), proc.stderr
+    assert re.search(r"run directory: .*/runs/\d{8}-\d{6}-g-", proc.stdout), proc.stdout
+
+
+def test_two_runs_at_once_on_one_model(build_root, tmp_path):
+    """Two runs of the same workload name on the same built config, at the same time: each gets its own run directory
+    and both are right (they once shared runs/<workload> and overwrote each other's files)."""
+    procs = [subprocess.Popen([sys.executable, "-m", "pimgen.cli", "run", "gnn", "--random", "40", "--seed", str(seed),
+                               "--op", "sum", "--op", "max", "--lanes", "4", "--format", "int16",
+                               "--build-dir", str(build_root)],
+                              cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for seed in (1, 2)]
+    outs = [proc.communicate(timeout=600) for proc in procs]
+    for proc, (out, err) in zip(procs, outs):
+        assert proc.returncode == 0, out + err
+        assert out.count("bit-exact match with the golden model: yes") == 2
+    dirs = [re.search(r"run directory: (\S+)", out).group(1) for out, _ in outs]
+    assert dirs[0] != dirs[1]
 
 
 def test_bench_quick(build_root, tmp_path, capsys, monkeypatch):

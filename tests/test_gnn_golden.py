@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
-from pimgen.config import GNN_OPS, GnnConfig
+from pimgen.gnn.config import GNN_OPS, GnnConfig
 from sw_model.datasets import DATASETS, load_dataset, project_features
 from sw_model.gnn import (aggregate, check_fits, dequantize, format_range, gcn_norm_weights, mean_reciprocal_table,
                           quantize, quantize_features, weight_range)

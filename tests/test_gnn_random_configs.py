@@ -5,10 +5,11 @@ widths, fraction bits, small reciprocals, memory limits that are not powers of t
 import numpy as np
 import pytest
 
-from pimgen.config import GNN_OPS, GnnConfig
+from pimgen.gnn.config import GNN_OPS, GnnConfig
 from sw_model.gnn import format_range, weight_range
 from sw_model.graphs import power_law_graph
-from tb.gnn.session import GnnJob, simulate
+from tb.host.gnn import GnnJob
+from tb.jobs import simulate
 from tb.runner import build
 
 from test_gnn_sim import check_results

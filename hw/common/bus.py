@@ -89,23 +89,45 @@ class BusDecoder(wiring.Component):
     """
 
     def __init__(self, addr_width):
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int) or not 0 <= addr_width <= 32:
+            raise TypeError(f"Address width must be an integer in 0..32, not {addr_width!r}")
         self._addr_width = addr_width
         self._windows = []  # (name, base, size_bits, bus)
         self._next_free = 0
         super().__init__({"bus": In(BusSignature(addr_width)), "unmapped": Out(1)})
 
-    def add(self, name, addr_width):
+    @property
+    def addr_width(self):
+        return self._addr_width
+
+    def add(self, name, addr_width, base=None):
         """Reserve a window of ``2**addr_width`` words; returns ``(base, downstream bus)``.
 
-        The returned bus is a master interface (``BusSignature(addr_width).create()``): connect it to the slave.
+        ``base`` (optional) places the window at a chosen address, which must be aligned to its size and must not
+        overlap another window; by default the window goes at the next free aligned address. The returned bus is a
+        master interface (``BusSignature(addr_width).create()``): connect it to the slave.
         """
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"Window name must be an identifier, not {name!r}")
+        if any(name == other for other, *_ in self._windows):
+            raise ValueError(f"Window name must be unique, not {name!r} a second time")
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int) or addr_width < 0:
+            raise TypeError(f"Window {name!r} address width must be a non-negative integer, not {addr_width!r}")
         size = 1 << addr_width
-        base = -(-self._next_free // size) * size
+        if base is None:
+            base = -(-self._next_free // size) * size
+        elif isinstance(base, bool) or not isinstance(base, int) or base < 0 or base % size:
+            raise ValueError(f"Window {name!r} base must be a non-negative multiple of its size {size}, "
+                             f"not {base!r}")
         if base + size > (1 << self._addr_width):
             raise ValueError(f"Window {name!r} of {size} words does not fit below 2**{self._addr_width}")
+        for other, other_base, other_bits, _ in self._windows:
+            if base < other_base + (1 << other_bits) and other_base < base + size:
+                raise ValueError(f"Window {name!r} at {base:#x}..{base + size - 1:#x} must not overlap window "
+                                 f"{other!r} at {other_base:#x}..{other_base + (1 << other_bits) - 1:#x}")
         sub = BusSignature(addr_width).create(path=(name,))
         self._windows.append((name, base, addr_width, sub))
-        self._next_free = base + size
+        self._next_free = max(self._next_free, base + size)
         return base, sub
 
     @property

@@ -15,9 +15,9 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In
 
 from .bus import DATA_WIDTH, BusSignature
-from pimgen.config import ceil_log2
+from amaranth.utils import ceil_log2
 
-__all__ = ["Access", "Field", "Register", "RegisterMap", "CsrBlock"]
+__all__ = ["Access", "Field", "Register", "RegisterArray", "RegisterMap", "CsrBlock"]
 
 
 class Access(enum.Enum):
@@ -47,12 +47,15 @@ class Field:
         Reset value (``RW`` and ``W1C`` only).
     doc : str
         One line for the manifest and docs.
+    enum : amaranth.lib.enum.Enum subclass, optional
+        The codes the field holds (an op, a mode): the manifest lists them by name, and the driver writes names.
     """
     name: str
     width: int
     access: Access
     init: int = 0
     doc: str = ""
+    enum: type = None
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name.isidentifier():
@@ -65,6 +68,20 @@ class Field:
             raise ValueError(f"Field {self.name!r} init {self.init} does not fit in {self.width} bits")
         if self.init and self.access in (Access.RO, Access.WP):
             raise ValueError(f"Field {self.name!r} has access {self.access.value}, which takes no init value")
+        if self.enum is not None:
+            if not (isinstance(self.enum, type) and issubclass(self.enum, enum.Enum)):
+                raise TypeError(f"Field {self.name!r} enum must be an Enum class, not {self.enum!r}")
+            too_wide = [m.name for m in self.enum if not 0 <= m.value < (1 << self.width)]
+            if too_wide:
+                raise ValueError(f"Field {self.name!r} of {self.width} bits cannot hold the enum value(s) "
+                                 f"{', '.join(too_wide)}")
+
+    def describe(self, lsb):
+        d = {"name": self.name, "lsb": lsb, "width": self.width, "access": self.access.value, "init": self.init,
+             "doc": self.doc}
+        if self.enum is not None:
+            d["enum"] = {m.name.lower(): m.value for m in self.enum}
+        return d
 
 
 class Register:
@@ -102,20 +119,60 @@ class Register:
         raise KeyError(f"Register {self.name} has no field {name!r}")
 
 
+class RegisterArray:
+    """``count`` registers of the same fields at consecutive addresses, one per PE or core: ``NAME[0]``, ...
+
+    Parameters
+    ----------
+    name : str
+        Upper-case name of the array; element ``i`` is the register ``NAME[i]``.
+    count : int
+        Number of elements (at least 1).
+    fields : list of Field
+    doc : str
+    """
+
+    def __init__(self, name, count, fields, doc=""):
+        template = Register(name, fields, doc)
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise ValueError(f"Register array {name!r} count must be a positive integer, not {count!r}")
+        self.name = name
+        self.count = count
+        self.fields = template.fields
+        self.offsets = template.offsets
+        self.doc = doc
+        self.elements = []
+        for i in range(count):
+            element = Register(name, fields, doc)
+            element.name = self.element_name(i)
+            self.elements.append(element)
+
+    def element_name(self, index):
+        return f"{self.name}[{index}]"
+
+
 class RegisterMap:
-    """Registers at consecutive word addresses, in the order they are added."""
+    """Registers (and register arrays) at consecutive word addresses, in the order they are added."""
 
     def __init__(self):
         self._registers = []
         self._by_name = {}
+        self._entries = []         # (addr, Register or RegisterArray), for describe()
 
     def add(self, register):
-        """Add a register at the next free address and return that address."""
-        if register.name in self._by_name:
+        """Add a register or a :class:`RegisterArray` at the next free address and return that address."""
+        if not isinstance(register, (Register, RegisterArray)):
+            raise TypeError(f"Register must be a Register or RegisterArray, not {register!r}")
+        names = [register.name] + ([e.name for e in register.elements] if isinstance(register, RegisterArray)
+                                   else [])
+        taken = [n for n in names if n in self._by_name or n in {e.name for _, e in self._entries}]
+        if taken:
             raise ValueError(f"Register {register.name!r} is already in the map")
         addr = len(self._registers)
-        self._registers.append(register)
-        self._by_name[register.name] = (addr, register)
+        self._entries.append((addr, register))
+        for element in (register.elements if isinstance(register, RegisterArray) else [register]):
+            self._by_name[element.name] = (len(self._registers), element)
+            self._registers.append(element)
         return addr
 
     def __iter__(self):
@@ -134,14 +191,17 @@ class RegisterMap:
         return max(1, ceil_log2(len(self._registers)))
 
     def describe(self, base=0):
-        """The map as JSON-ready data: ``[{name, addr, doc, fields: [{name, lsb, width, access, init, doc}]}]``."""
-        return [{
-            "name": reg.name,
-            "addr": base + addr,
-            "doc": reg.doc,
-            "fields": [{"name": f.name, "lsb": reg.offsets[f.name], "width": f.width,
-                        "access": f.access.value, "init": f.init, "doc": f.doc} for f in reg.fields],
-        } for addr, reg in self]
+        """The map as JSON-ready data: ``[{name, kind, addr, doc, fields: [{name, lsb, width, access, init, doc
+        [, enum]}]}]``; ``kind`` is ``"register"``, or ``"array"`` with ``count`` and ``stride`` (element ``i`` at
+        ``addr + i * stride``)."""
+        out = []
+        for addr, reg in self._entries:
+            d = {"name": reg.name, "kind": "register", "addr": base + addr, "doc": reg.doc,
+                 "fields": [f.describe(reg.offsets[f.name]) for f in reg.fields]}
+            if isinstance(reg, RegisterArray):
+                d.update(kind="array", count=reg.count, stride=1)
+            out.append(d)
+        return out
 
 
 class CsrBlock(wiring.Component):

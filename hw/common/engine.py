@@ -14,23 +14,73 @@ CTRL           ``start`` (write 1: start a run), ``soft_reset`` (write 1: abort,
 STATUS         ``busy``, ``done`` (sticky, write 1 to clear; also the ``irq`` pin), ``error`` (code, 0 = none),
                ``bus_error`` (sticky: a window was accessed while the engine ran)
 <engine>       the engine's own registers
-CNT_<name>     32-bit performance counters, cleared at start
+CNT_<name>     32-bit performance counters, cleared at start; a counter may add more than one per cycle, and a
+               counter array (``CNT_<name>[i]``) has one register per PE or core
 CFG_<name>     config readback, one register per parameter
 =============  ===================================================================================================
 """
 
+import enum
+
 from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
 
+from pimgen.config import EngineConfig
 from .bus import BusDecoder, BusSignature
-from .csr import Access, CsrBlock, Field, Register, RegisterMap
-from pimgen.config import ceil_log2
+from .csr import Access, CsrBlock, Field, Register, RegisterArray, RegisterMap
+from .stream_window import StreamWindow
+from .window import WindowedMemory
 
-__all__ = ["EngineComponent", "ID_MAGIC", "COUNTER_WIDTH"]
+__all__ = ["EngineComponent", "Counter", "ID_MAGIC", "COUNTER_WIDTH", "ERROR_WIDTH", "CSR_REGION"]
 
 ID_MAGIC = 0x50494D47
 COUNTER_WIDTH = 32
+ERROR_WIDTH = 8
+#: Name of the register block's region on the bus (no window may take it).
+CSR_REGION = "csr"
+
+
+class Counter:
+    """A performance counter ``CNT_<NAME>`` (or an array of them), cleared when a run starts.
+
+    Parameters
+    ----------
+    name : str
+        Lower-case identifier.
+    doc : str
+        What it counts (goes into the manifest).
+    max_increment : int
+        Largest amount added in one cycle (synaptic operations, ADC conversions); the increment input is
+        ``ceil_log2(max_increment + 1)`` bits wide.
+    count : int or None
+        None: one counter. An integer: an array of that many (one per PE or core), ``CNT_<NAME>[i]``.
+    """
+
+    def __init__(self, name, doc, *, max_increment=1, count=None):
+        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+            raise ValueError(f"Counter name must be a lower-case identifier, not {name!r}")
+        if isinstance(max_increment, bool) or not isinstance(max_increment, int) or max_increment < 1:
+            raise ValueError(f"Counter {name!r} max_increment must be a positive integer, not {max_increment!r}")
+        if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
+            raise ValueError(f"Counter {name!r} count must be None or a positive integer, not {count!r}")
+        self.name = name
+        self.doc = doc
+        self.max_increment = max_increment
+        self.count = count
+
+    @property
+    def increment_width(self):
+        return ceil_log2(self.max_increment + 1)
+
+    @property
+    def register_name(self):
+        return f"CNT_{self.name.upper()}"
+
+    def describe(self):
+        return {"name": self.name, "register": self.register_name, "doc": self.doc,
+                "max_increment": self.max_increment, "count": self.count}
 
 
 def _common_registers():
@@ -48,26 +98,47 @@ def _common_registers():
         Register("STATUS", [
             Field("busy", 1, Access.RO, doc="a run is in progress"),
             Field("done", 1, Access.W1C, doc="a run finished (sticky, drives irq); write 1 to clear"),
-            Field("error", 8, Access.RO, doc="error code of the last run, 0 = none"),
-            Field("bus_error", 1, Access.W1C, doc="a memory window was accessed while busy (access dropped)"),
+            Field("error", ERROR_WIDTH, Access.RO, doc="error code of the last run, 0 = none"),
+            Field("bus_error", 1, Access.W1C, doc="a window access was dropped: a memory window while busy, a full "
+                                                  "input FIFO or an empty output FIFO"),
         ], "status"),
     ]
 
 
+def _check_errors(errors):
+    """``errors`` maps members of one Enum (nonzero values that fit STATUS.error) to their meanings."""
+    if not isinstance(errors, dict):
+        raise TypeError(f"Errors must be a dict of Enum member -> meaning, not {errors!r}")
+    kinds = {type(code) for code in errors}
+    if errors and (len(kinds) != 1 or not issubclass(kinds.pop(), enum.Enum)):
+        raise TypeError(f"Errors must be keyed by the members of one Enum, not {sorted(map(repr, errors))}")
+    for code, meaning in errors.items():
+        if not isinstance(code.value, int) or not 1 <= code.value < (1 << ERROR_WIDTH):
+            raise ValueError(f"Error code {code!r} must have a value in 1..{(1 << ERROR_WIDTH) - 1}, "
+                             f"not {code.value!r}")
+        if not isinstance(meaning, str) or not meaning:
+            raise ValueError(f"Error code {code!r} must have a meaning (a non-empty string), not {meaning!r}")
+    if errors:
+        missing = [m.name for m in type(next(iter(errors))) if m.value and m not in errors]
+        if missing:
+            raise ValueError(f"Every nonzero error code must have a meaning; missing: {', '.join(missing)}")
+
+
 class EngineComponent(wiring.Component):
-    """Base of every engine: a bus slave with registers, counters and memory windows.
+    """Base of every engine: a bus slave with registers, counters and windows.
 
     Parameters
     ----------
     config : pimgen.config.EngineConfig
-    registers : list of Register
+    registers : list of Register or RegisterArray
         Engine-specific registers, placed after the common ones.
-    counters : list of (str, str)
-        ``(name, doc)`` of 32-bit performance counters (``CNT_<NAME>``), cleared when a run starts.
-    windows : dict of str -> WindowedMemory
-        Memories visible on the bus, laid out after the registers at aligned addresses.
-    errors : dict of int -> str
-        Meaning of each nonzero ``STATUS.error`` code (goes into the manifest).
+    counters : list of Counter or (str, str)
+        Performance counters (``(name, doc)`` is a counter adding at most 1 per cycle), cleared when a run starts.
+    windows : dict of str -> WindowedMemory or StreamWindow
+        Memories and FIFOs visible on the bus, laid out after the registers at addresses aligned to their size.
+    errors : dict of Enum member -> str
+        Meaning of each nonzero ``STATUS.error`` code; the keys are the members of the engine's error enum
+        (an ``amaranth.lib.enum.Enum``), which the hardware drives into :attr:`error`.
 
     Interface attributes
     --------------------
@@ -79,22 +150,52 @@ class EngineComponent(wiring.Component):
     Attributes available to the subclass
     ------------------------------------
     start : Signal, pulse when a run starts (``CTRL.start`` while idle)
-    soft_reset : Signal, pulse on ``CTRL.soft_reset``
+    soft_reset : Signal, pulse on ``CTRL.soft_reset`` (also flushes the FIFO windows)
     busy : Signal, driven by the subclass
     finish : Signal, pulsed by the subclass when a run ends (sets ``STATUS.done``)
     error : Signal(8), driven by the subclass; latched into ``STATUS.error`` when ``finish`` pulses
+    counter_inc : dict of name -> Signal (or list of Signals for an array), the amount to add this cycle
+
+    Raises
+    ------
+    TypeError, ValueError
+        On a bad argument; the message names it, what is allowed and what was given.
     """
 
     def __init__(self, config, registers, counters, windows, errors=None):
+        if not isinstance(config, EngineConfig):
+            raise TypeError(f"Config must be an engine config (an EngineConfig), not {config!r}")
+        if not isinstance(registers, (list, tuple)) or \
+                not all(isinstance(r, (Register, RegisterArray)) for r in registers):
+            raise TypeError(f"Registers must be a list of Register or RegisterArray, not {registers!r}")
+        if not isinstance(counters, (list, tuple)):
+            raise TypeError(f"Counters must be a list of Counter, not {counters!r}")
+        counters = [c if isinstance(c, Counter) else Counter(*c) for c in counters]
+        if not isinstance(windows, dict):
+            raise TypeError(f"Windows must be a dict of name -> WindowedMemory or StreamWindow, not {windows!r}")
+        for name, window in windows.items():
+            if not isinstance(name, str) or not name.isidentifier():
+                raise ValueError(f"Window name must be an identifier, not {name!r}")
+            if name == CSR_REGION:
+                raise ValueError(f"Window name must not be {CSR_REGION!r} (the register block's region), "
+                                 f"not {name!r}")
+            if not isinstance(window, (WindowedMemory, StreamWindow)):
+                raise TypeError(f"Window {name!r} must be a WindowedMemory or StreamWindow, not {window!r}")
+        errors = dict(errors or {})
+        _check_errors(errors)
+
         self.config = config
-        self.errors = dict(errors or {})
+        self.errors = errors
         self.register_map = RegisterMap()
         for reg in _common_registers() + list(registers):
             self.register_map.add(reg)
-        self.counter_names = []
-        for name, doc in counters:
-            self.register_map.add(Register(f"CNT_{name.upper()}", [Field("count", COUNTER_WIDTH, Access.RO)], doc))
-            self.counter_names.append(name)
+        self.counters = counters
+        for counter in counters:
+            fields = [Field("count", COUNTER_WIDTH, Access.RO)]
+            if counter.count is None:
+                self.register_map.add(Register(counter.register_name, fields, counter.doc))
+            else:
+                self.register_map.add(RegisterArray(counter.register_name, counter.count, fields, counter.doc))
         self._readback = config.readback()
         for name, _ in self._readback:
             self.register_map.add(Register(f"CFG_{name.upper()}", [Field("value", 32, Access.RO)],
@@ -103,14 +204,13 @@ class EngineComponent(wiring.Component):
         self.windows = dict(windows)
 
         # Lay out the CSR block at 0 and the windows above it, each aligned to its own size.
-        regions = [("csr", self.register_map.addr_width)]
+        regions = [(CSR_REGION, self.register_map.addr_width)]
         regions += [(name, len(w.bus.addr)) for name, w in self.windows.items()]
         end = 0
         for _, bits in regions:
             size = 1 << bits
             end = -(-end // size) * size + size
-        addr_width = ceil_log2(end)
-        self.decoder = BusDecoder(addr_width)
+        self.decoder = BusDecoder(ceil_log2(end))
         self._window_buses = {}
         for name, bits in regions:
             self._window_buses[name] = self.decoder.add(name, bits)
@@ -119,40 +219,62 @@ class EngineComponent(wiring.Component):
         self.soft_reset = Signal()
         self.busy = Signal()
         self.finish = Signal()
-        self.error = Signal(8)
-        self.counter_inc = {name: Signal(name=f"inc_{name}") for name in self.counter_names}
-        super().__init__({"bus": In(BusSignature(addr_width)), "irq": Out(1)})
+        self.error = Signal(ERROR_WIDTH)
+        self.counter_inc = {}
+        for c in counters:
+            if c.count is None:
+                self.counter_inc[c.name] = Signal(c.increment_width, name=f"inc_{c.name}")
+            else:
+                self.counter_inc[c.name] = [Signal(c.increment_width, name=f"inc_{c.name}{i}")
+                                            for i in range(c.count)]
+        super().__init__({"bus": In(BusSignature(self.decoder.addr_width)), "irq": Out(1)})
 
     @property
     def addr_width(self):
         return self.signature.members["bus"].signature.addr_width
 
+    @property
+    def counter_names(self):
+        return [c.name for c in self.counters]
+
     def window_base(self, name):
         return self._window_buses[name][0]
 
     def window_owner(self, name):
-        """When the engine owns window ``name`` (the host's accesses are dropped): while busy, by default.
+        """When the engine owns memory window ``name`` (the host's accesses are dropped): while busy, by default.
 
-        An engine whose host talks to it during a run (spike input and output per timestep, say) returns a
-        narrower condition for that window.
+        An engine whose host talks to a memory during a run returns a narrower condition for that window. FIFO
+        windows (:class:`StreamWindow`) are never owned.
         """
         return self.busy
 
-    def window_layout(self, name):
-        """Engine-specific layout of a window for the manifest (how elements map to offsets); override."""
-        return {}
-
     def describe_windows(self):
-        """Windows as JSON-ready data: ``[{name, base, size, element_bits, signed, banks, elements_per_word,
-        slot_bits, depth, layout}]`` (see :class:`~hw.common.window.WindowedMemory` for slots)."""
+        """Windows as JSON-ready data for the manifest: ``[{name, kind, base, size, ...}]``.
+
+        ``kind`` is ``"memory"`` (with ``element_bits, signed, banks, elements_per_word, slot_bits, depth`` and
+        ``layout``, the :class:`~pimgen.layout.WindowLayout` that gives every element's address) or ``"fifo"``
+        (see :meth:`StreamWindow.describe`).
+        """
         out = []
         for name, w in self.windows.items():
             base, sub = self._window_buses[name]
-            out.append({"name": name, "base": base, "size": 1 << len(sub.addr),
-                        "element_bits": w.shape.width, "signed": w.shape.signed, "banks": w.banks,
-                        "elements_per_word": w.elements_per_word, "slot_bits": w.slot_bits, "depth": w.depth,
-                        "layout": self.window_layout(name)})
+            entry = {"name": name, "base": base, "size": 1 << len(sub.addr)}
+            if isinstance(w, StreamWindow):
+                entry.update(w.describe())
+            else:
+                entry.update({"kind": "memory", "element_bits": w.shape.width, "signed": w.shape.signed,
+                              "banks": w.banks, "elements_per_word": w.elements_per_word,
+                              "slot_bits": w.slot_bits, "depth": w.depth, "layout": w.layout.describe()})
+            out.append(entry)
         return out
+
+    def describe_counters(self):
+        return [c.describe() for c in self.counters]
+
+    def describe_errors(self):
+        """``{code: {"name": ..., "meaning": ...}}`` for the manifest."""
+        return {str(code.value): {"name": code.name.lower(), "meaning": meaning}
+                for code, meaning in sorted(self.errors.items(), key=lambda item: item[0].value)}
 
     def elaborate_frame(self):
         """Module with the CSR block, decoder, windows, counters and common status logic; returns it."""
@@ -161,13 +283,15 @@ class EngineComponent(wiring.Component):
         m.submodules.csr = csr = self.csr
         m.submodules.decoder = self.decoder
         wiring.connect(m, wiring.flipped(self.bus), self.decoder.bus)
-        csr_bus = self._window_buses["csr"][1]
-        wiring.connect(m, csr_bus, csr.bus)
+        wiring.connect(m, self._window_buses[CSR_REGION][1], csr.bus)
         dropped = Const(0)
         for name, window in self.windows.items():
             m.submodules[f"win_{name}"] = window
             wiring.connect(m, self._window_buses[name][1], window.bus)
-            m.d.comb += window.owner.eq(self.window_owner(name))
+            if isinstance(window, StreamWindow):
+                m.d.comb += window.flush.eq(self.soft_reset)
+            else:
+                m.d.comb += window.owner.eq(self.window_owner(name))
             dropped = dropped | window.dropped
 
         major, minor = cfg.version
@@ -190,18 +314,21 @@ class EngineComponent(wiring.Component):
             csr.set("STATUS", "bus_error").eq(dropped),
             self.irq.eq(csr.value("STATUS", "done")),
         ]
-        error = Signal(8)
+        error = Signal(ERROR_WIDTH)
         with m.If(self.soft_reset | self.start):
             m.d.sync += error.eq(0)
         with m.Elif(self.finish):
             m.d.sync += error.eq(self.error)
         m.d.comb += csr.value("STATUS", "error").eq(error)
 
-        for name in self.counter_names:
-            count = Signal(COUNTER_WIDTH, name=f"cnt_{name}")
-            with m.If(self.start | self.soft_reset):
-                m.d.sync += count.eq(0)
-            with m.Elif(self.counter_inc[name]):
-                m.d.sync += count.eq(count + 1)
-            m.d.comb += csr.value(f"CNT_{name.upper()}", "count").eq(count)
+        for c in self.counters:
+            incs = [self.counter_inc[c.name]] if c.count is None else self.counter_inc[c.name]
+            for i, inc in enumerate(incs):
+                reg = c.register_name if c.count is None else f"{c.register_name}[{i}]"
+                count = Signal(COUNTER_WIDTH, name=f"cnt_{c.name}{'' if c.count is None else i}")
+                with m.If(self.start | self.soft_reset):
+                    m.d.sync += count.eq(0)
+                with m.Elif(inc.any()):
+                    m.d.sync += count.eq(count + inc)
+                m.d.comb += csr.value(reg, "count").eq(count)
         return m

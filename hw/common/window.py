@@ -5,8 +5,10 @@ from amaranth.lib import data, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
+from amaranth.utils import ceil_log2
+
+from pimgen.layout import WindowLayout
 from .bus import DATA_WIDTH, BusSignature
-from pimgen.config import ceil_log2
 
 __all__ = ["WindowedMemory", "HOST_BANK_PREFIX"]
 
@@ -38,6 +40,11 @@ class WindowedMemory(wiring.Component):
         Whether the engine writes the memory (result memories) or only reads it.
     packed : bool
         Several elements per bus word (see above).
+    layout : WindowLayout, optional
+        How the host's element indices map to banks and words (:class:`pimgen.layout.WindowLayout`); it goes into
+        the manifest, and the engine computes its addresses with ``layout.bank_word``. Its depth, banks, element
+        shape and packing must agree with the other parameters (use :meth:`from_layout`). By default one dimension,
+        ``index``, of ``depth * banks`` elements, spread over the banks.
 
     Interface attributes
     --------------------
@@ -58,7 +65,7 @@ class WindowedMemory(wiring.Component):
     (Addresses are at least one bit wide even for a one-word memory: a zero-width vector is `[-1:0]` in Verilog.)
     """
 
-    def __init__(self, shape, depth, banks=1, engine_write=False, packed=False):
+    def __init__(self, shape, depth, banks=1, engine_write=False, packed=False, layout=None):
         shape = Shape.cast(shape)
         if shape.width > DATA_WIDTH:
             raise ValueError(f"Element width {shape.width} is wider than the {DATA_WIDTH}-bit bus")
@@ -66,6 +73,19 @@ class WindowedMemory(wiring.Component):
             raise ValueError(f"Depth must be a positive integer, not {depth!r}")
         if not isinstance(banks, int) or banks < 1:
             raise ValueError(f"Banks must be a positive integer, not {banks!r}")
+        default = WindowLayout([("index", depth * banks)], element_bits=shape.width, signed=shape.signed,
+                               banks=banks, banked="index", packed=packed)
+        if layout is None:
+            layout = default
+        elif not isinstance(layout, WindowLayout):
+            raise TypeError(f"Layout must be a WindowLayout, not {layout!r}")
+
+        def storage(lay):
+            return lay.element_bits, lay.signed, lay.banks, lay.depth, lay.elements_per_word, lay.slot_bits
+        if storage(layout) != storage(default):
+            raise ValueError(f"Layout {layout!r} of depth {layout.depth} does not describe a memory of {shape!r}, "
+                             f"depth {depth}, {banks} banks, packed={packed}")
+        self._layout = layout
         self._shape = shape
         self._depth = depth
         self._banks = banks
@@ -90,6 +110,17 @@ class WindowedMemory(wiring.Component):
                 "wr_mask": In(banks, init=(1 << banks) - 1),
             })
         super().__init__(members)
+
+    @classmethod
+    def from_layout(cls, layout, *, engine_write=False):
+        """The memory a :class:`~pimgen.layout.WindowLayout` describes."""
+        shape = Shape(layout.element_bits, layout.signed)
+        return cls(shape, layout.depth, layout.banks, engine_write=engine_write,
+                   packed=layout.elements_per_word > 1, layout=layout)
+
+    @property
+    def layout(self):
+        return self._layout
 
     @property
     def shape(self):

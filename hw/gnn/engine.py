@@ -7,23 +7,18 @@ from amaranth.hdl import Mux, ResetInserter, Signal, signed, unsigned
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.memory import Memory
 
-from pimgen.config import GNN_OPS, GnnConfig, ceil_log2
+from amaranth.utils import ceil_log2
+
+from pimgen.gnn.config import GnnConfig
+from pimgen.layout import WindowLayout
 from ..common.csr import Access, Field, Register
 from ..common.engine import EngineComponent
 from ..common.fixed import above, fit_signed
 from ..common.window import WindowedMemory
+from .codes import GNN_ERROR_MEANINGS, GnnError, GnnOp
 from .schedule import EdgeSequencer, RowReader, row_layout
 
-__all__ = ["GnnEngine", "GNN_ERRORS", "PIPELINE_DEPTH"]
-
-#: Meaning of the STATUS.error codes.
-GNN_ERRORS = {
-    1: "NUM_NODES is larger than max_nodes",
-    2: "NUM_FEATURES is 0 or larger than max_features",
-    3: "indptr decreases or points beyond max_edges (run aborted)",
-    4: "a column index is not below NUM_NODES (run completed, rows with such edges are wrong)",
-    5: "mean op on a row whose in-degree exceeds max_degree (run completed, those rows are wrong)",
-}
+__all__ = ["GnnEngine", "PIPELINE_DEPTH", "feature_layout"]
 
 #: Pipeline stages after the sequencer: index read, feature read, term, accumulate, finalise (2), write.
 PIPELINE_DEPTH = 6
@@ -40,6 +35,14 @@ def mean_reciprocals(config):
         r = ((1 << (s + 1)) + d) // (2 * d)           # floor(2**s / d + 1/2)
         words.append(r | ((s - 1) << config.recip_width))
     return words
+
+
+def feature_layout(config):
+    """Layout of the features and result windows: ``X[node, feature]``, ``feature % lanes`` selecting the bank
+    (lane) and ``node * groups_max + feature // lanes`` the word, packed two int16 or four int8 per bus word."""
+    return WindowLayout([("node", config.max_nodes), ("feature", config.max_features)],
+                        element_bits=config.data_bits, signed=True, banks=config.lanes, banked="feature",
+                        packed=True)
 
 
 class GnnEngine(EngineComponent):
@@ -60,7 +63,7 @@ class GnnEngine(EngineComponent):
     Registers
     ---------
     NUM_NODES, NUM_FEATURES, OP
-        Run parameters (OP codes: 0 sum, 1 mean, 2 max, 3 weighted).
+        Run parameters (OP codes: :class:`~hw.gnn.codes.GnnOp`; error codes: :class:`~hw.gnn.codes.GnnError`).
     CNT_CYCLES, CNT_BUSY, CNT_STALL, CNT_EDGES
         Cycles from start to done; cycles an item entered the pipeline; cycles the pipeline was starved of row
         descriptors before the last item; edges aggregated (each edge once, not once per group).
@@ -81,8 +84,7 @@ class GnnEngine(EngineComponent):
                      "rows (destination nodes) in the graph"),
             Register("NUM_FEATURES", [Field("value", ceil_log2(cfg.max_features + 1), Access.RW)],
                      "features per node F"),
-            Register("OP", [Field("code", 2, Access.RW, doc="0 sum, 1 mean, 2 max, 3 weighted")],
-                     "aggregation op"),
+            Register("OP", [Field("code", GnnOp.as_shape().width, Access.RW, enum=GnnOp)], "aggregation op"),
         ]
         counters = [
             ("cycles", "cycles from start to done"),
@@ -90,22 +92,14 @@ class GnnEngine(EngineComponent):
             ("stall", "cycles the pipeline waited for a row descriptor before the last item"),
             ("edges", "edges aggregated (once per edge, not per feature group)"),
         ]
-        feature = signed(cfg.data_bits)
         windows = {
             "indptr":   WindowedMemory(unsigned(cfg.edge_bits), cfg.max_nodes + 1),
             "indices":  WindowedMemory(unsigned(max(cfg.node_bits, 1)), cfg.max_edges),
             "weights":  WindowedMemory(signed(cfg.weight_bits), cfg.max_edges),
-            "features": WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes, packed=True),
-            "result":   WindowedMemory(feature, cfg.feature_words, banks=cfg.lanes, engine_write=True, packed=True),
+            "features": WindowedMemory.from_layout(feature_layout(cfg)),
+            "result":   WindowedMemory.from_layout(feature_layout(cfg), engine_write=True),
         }
-        super().__init__(cfg, registers, counters, windows, errors=GNN_ERRORS)
-
-    def window_layout(self, name):
-        if name in ("features", "result"):
-            return {"offset": "((node * row_words + feature // lanes) << slot_bits) + lane // elements_per_word",
-                    "element": "lane % elements_per_word, at bits [element * element_bits, +element_bits)",
-                    "lane": "feature % lanes", "row_words": self.config.groups_max, "lanes": self.config.lanes}
-        return {"offset": "index"}
+        super().__init__(cfg, registers, counters, windows, errors=GNN_ERROR_MEANINGS)
 
     def elaborate(self, platform):
         m = self.elaborate_frame()
@@ -113,15 +107,14 @@ class GnnEngine(EngineComponent):
         csr = self.csr
         win = self.windows
         lanes, A, W = cfg.lanes, cfg.acc_width, cfg.data_bits
-        op_code = {name: code for code, name in enumerate(GNN_OPS)}
 
         # Run parameters, latched at start.
         num_nodes = Signal.like(csr.value("NUM_NODES", "value"))
-        op = Signal(2)
+        op = Signal(GnnOp)
         groups = Signal(range(cfg.groups_max + 1))
         abort = Signal()
         fatal = Signal()
-        run_error = Signal(8)
+        run_error = Signal(GnnError)
 
         reg_nodes = csr.value("NUM_NODES", "value")
         reg_features = csr.value("NUM_FEATURES", "value")
@@ -134,7 +127,8 @@ class GnnEngine(EngineComponent):
                 num_nodes.eq(reg_nodes),
                 op.eq(csr.value("OP", "code")),
                 groups.eq((reg_features + (lanes - 1)) // lanes),
-                run_error.eq(Mux(bad_nodes, 1, Mux(bad_features, 2, 0))),
+                run_error.eq(Mux(bad_nodes, GnnError.NUM_NODES, Mux(bad_features, GnnError.NUM_FEATURES,
+                                                                   GnnError.NONE))),
             ]
 
         # Schedule: row descriptors -> FIFO -> sequencer.
@@ -194,13 +188,13 @@ class GnnEngine(EngineComponent):
         col = win["indices"].rd_data[0]
         weight = Signal(signed(cfg.weight_bits))
         m.d.comb += [
-            win["features"].rd_addr.eq(col * cfg.groups_max + s1["group"]),
+            win["features"].rd_addr.eq(win["features"].layout.bank_word(node=col, feature=s1["group"])),
             win["features"].rd_en.eq(1),
         ]
         m.d.sync += weight.eq(win["weights"].rd_data[0])
         advance(s2, s1)
         col_error = s1["valid"] & ~s1["empty"] & (col >= num_nodes)
-        degree_error = s1["valid"] & (op == op_code["mean"]) & above(s1["deg"], cfg.max_degree)
+        degree_error = s1["valid"] & (op == GnnOp.MEAN) & above(s1["deg"], cfg.max_degree)
 
         # S2 -> S3: per-lane term (feature, or weight * feature); empty rows contribute 0.
         s3 = stage("s3")
@@ -210,7 +204,7 @@ class GnnEngine(EngineComponent):
         for i in range(lanes):
             with m.If(s2["empty"]):
                 m.d.sync += terms[i].eq(0)
-            with m.Elif(op == op_code["weighted"]):
+            with m.Elif(op == GnnOp.WEIGHTED):
                 m.d.sync += terms[i].eq(weight * x[i])
             with m.Else():
                 m.d.sync += terms[i].eq(x[i])
@@ -220,7 +214,7 @@ class GnnEngine(EngineComponent):
         s4 = stage("s4")
         accs = [Signal(signed(A), name=f"acc{i}") for i in range(lanes)]
         results = [Signal(signed(A), name=f"res{i}") for i in range(lanes)]
-        is_max = op == op_code["max"]
+        is_max = op == GnnOp.MAX
         for i in range(lanes):
             base = Mux(s3["first"], 0, accs[i])
             total = fit_signed(base + terms[i], A, cfg.saturate)
@@ -250,12 +244,12 @@ class GnnEngine(EngineComponent):
         pre_shape = signed(A + cfg.recip_width + 1)
         pres = [Signal(pre_shape, name=f"pre{i}") for i in range(lanes)]
         rounding = Signal()
-        m.d.sync += rounding.eq((op == op_code["mean"]) | ((op == op_code["weighted"]) & (wf > 0)))
+        m.d.sync += rounding.eq((op == GnnOp.MEAN) | ((op == GnnOp.WEIGHTED) & (wf > 0)))
         for i in range(lanes):
             with m.Switch(op):
-                with m.Case(op_code["mean"]):
+                with m.Case(GnnOp.MEAN):
                     m.d.sync += pres[i].eq((results[i] * recip) >> recip_shift_m1)
-                with m.Case(op_code["weighted"]):
+                with m.Case(GnnOp.WEIGHTED):
                     m.d.sync += pres[i].eq(results[i] >> max(wf - 1, 0))
                 with m.Default():
                     m.d.sync += pres[i].eq(results[i])
@@ -271,7 +265,7 @@ class GnnEngine(EngineComponent):
         # S6: write the result word.
         result = win["result"]
         m.d.comb += [
-            result.wr_addr.eq(s6["row"] * cfg.groups_max + s6["group"]),
+            result.wr_addr.eq(result.layout.bank_word(node=s6["row"], feature=s6["group"])),
             result.wr_en.eq(s6["valid"]),
         ]
         for i in range(lanes):
@@ -279,26 +273,29 @@ class GnnEngine(EngineComponent):
 
         # Run control and counters.
         in_flight = s1["valid"] | s2["valid"] | s3["valid"] | s4["valid"] | s5["valid"] | s6["valid"]
-        issued_all = rows.finished & ~fifo.r_rdy & seq.idle
-        sticky_error = Signal(8)
+        # Every descriptor has been taken by the sequencer. The FIFO's `level` counts a descriptor from the cycle
+        # after it is written, while `r_rdy` rises only a cycle later (output register): with one row, `finished`
+        # rises while that row is still between the two, and `~r_rdy` would end the run before it is issued.
+        issued_all = rows.finished & (fifo.level == 0) & seq.idle
+        sticky_error = Signal(GnnError)
         with m.If(self.start):
-            m.d.sync += [self.busy.eq(launch), sticky_error.eq(0)]
+            m.d.sync += [self.busy.eq(launch), sticky_error.eq(GnnError.NONE)]
         with m.Elif(abort):
             m.d.sync += self.busy.eq(0)
         with m.Elif(self.busy & issued_all & ~in_flight):
             m.d.sync += self.busy.eq(0)
-        with m.If(self.busy & ~sticky_error.any()):
+        with m.If(self.busy & (sticky_error == GnnError.NONE)):
             with m.If(col_error):
-                m.d.sync += sticky_error.eq(4)
+                m.d.sync += sticky_error.eq(GnnError.BAD_COLUMN)
             with m.Elif(degree_error):
-                m.d.sync += sticky_error.eq(5)
+                m.d.sync += sticky_error.eq(GnnError.DEGREE)
 
         start_failed = Signal()
         m.d.sync += start_failed.eq(self.start & ~launch)
         finished_run = self.busy & ~abort & issued_all & ~in_flight
         m.d.comb += [
             self.finish.eq(start_failed | finished_run | (self.busy & fatal)),
-            self.error.eq(Mux(start_failed, run_error, Mux(fatal, 3, sticky_error))),
+            self.error.eq(Mux(start_failed, run_error, Mux(fatal, GnnError.BAD_INDPTR, sticky_error))),
             self.counter_inc["cycles"].eq(self.busy),
             self.counter_inc["busy"].eq(self.busy & seq.valid),
             self.counter_inc["stall"].eq(self.busy & ~seq.valid & ~issued_all),

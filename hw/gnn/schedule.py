@@ -37,7 +37,8 @@ class RowReader(wiring.Component):
     rows : Out(stream.Signature(row_layout))
         Descriptors, in row order.
     finished : Out(1)
-        Every descriptor of the pass has been emitted (level, until the next ``start``).
+        Every descriptor of the pass has been emitted (level, until the next ``start``); never after an ``error``
+        or ``abort``.
     error : Out(1)
         Pulse: a row pointer went backwards or beyond ``max_edges``; the pass stops.
     """
@@ -84,7 +85,8 @@ class RowReader(wiring.Component):
         ]
 
         with m.If(self.abort | self.error):
-            m.d.sync += [active.eq(0), data_valid.eq(0)]
+            # have_prev too: a pass that stopped early has not finished.
+            m.d.sync += [active.eq(0), data_valid.eq(0), have_prev.eq(0)]
         with m.Elif(self.start):
             m.d.sync += [active.eq(1), next_addr.eq(0), data_valid.eq(0), have_prev.eq(0)]
         with m.Else():

@@ -1,16 +1,28 @@
 """The small interface every host backend implements: word reads and writes on the register bus.
 
-Backends: :class:`tb.host.cocotb_backend.CocotbBusBackend` (simulation, drives the bus pins) and, for boards, the
-UART bridge backend (issue 8). Drivers are written against this interface only and never import cocotb.
+Backends: ``tb.cocotb_backend.CocotbBusBackend`` (simulation: drives the bus pins, or bursts through the simulation
+wrapper) and, for boards, the UART bridge backend (FPGA issue). Drivers are written against this interface only and
+never import cocotb.
 """
 
 import abc
+import asyncio
 
 __all__ = ["Backend"]
 
 
 class Backend(abc.ABC):
-    """Word-addressed 32-bit register bus access, all ``async``."""
+    """Word-addressed 32-bit register bus access, all ``async``.
+
+    Subclasses implement :meth:`read` and :meth:`write`; the bulk methods have per-word defaults that a faster
+    transport overrides. ``clock_hz`` is the engine clock (the driver sets it from the manifest); the default
+    :meth:`idle` sleeps for that many cycles' worth of wall time, so a polling loop never spins.
+    """
+
+    #: Engine clock in Hz, set by the driver from the manifest's ``clock_hz``.
+    clock_hz = 100_000_000
+    #: Shortest sleep of the default :meth:`idle`, in seconds: polling over a real link faster than this is noise.
+    MIN_IDLE_SECONDS = 1e-4
 
     @abc.abstractmethod
     async def read(self, addr):
@@ -43,3 +55,8 @@ class Backend(abc.ABC):
 
     async def idle(self, cycles):
         """Let the engine run for about ``cycles`` clock cycles (between status polls)."""
+        await asyncio.sleep(max(cycles / self.clock_hz, self.MIN_IDLE_SECONDS))
+
+    def now_cycles(self):
+        """Clock cycles since the backend started, or None where it cannot tell (a board)."""
+        return None

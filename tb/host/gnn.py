@@ -1,21 +1,101 @@
-"""Host driver of the GNN aggregation engine (simulation or board, through any backend)."""
+"""Host driver of the GNN aggregation engine (simulation or board, through any backend), and its job."""
+
+from dataclasses import dataclass
 
 import numpy as np
 
-from pimgen.config import GNN_OPS, GnnConfig
-from sw_model.gnn import check_codes, check_fits, check_weight_codes
-from sw_model.graphs import CsrGraph
-from .driver import EngineDriver
+from pimgen.errors import InputError, InputTypeError
+from pimgen.gnn.config import GnnConfig
+from pimgen.gnn.inputs import CsrGraph, check_codes, check_fits, check_op, check_weight_codes
+from .driver import DriverStateError, EngineDriver
+from .job import Job
 
-__all__ = ["GnnDriver"]
+__all__ = ["GnnDriver", "GnnJob"]
+
+
+@dataclass
+class GnnJob(Job):
+    """One graph with its features, and the ops to aggregate it with.
+
+    Parameters
+    ----------
+    graph : CsrGraph
+    x : array_like of int, shape (N, F)
+        Feature codes of the config's format.
+    ops : str or sequence of str
+        Ops from :data:`~pimgen.gnn.config.GNN_OPS`, run in order on the loaded graph (one op may be a string).
+    weights : array_like of int, shape (nnz,), optional
+        Edge weight codes for ``weighted``; defaults to ``graph.weights``.
+    name : str
+    """
+    graph: CsrGraph
+    x: np.ndarray
+    ops: tuple = ("sum",)
+    weights: np.ndarray = None
+    name: str = "job"
+
+    def __post_init__(self):
+        if not isinstance(self.graph, CsrGraph):
+            raise InputTypeError(f"Job graph must be a CsrGraph, not {type(self.graph).__name__}")
+        self.x = np.asarray(self.x)
+        if isinstance(self.ops, str):
+            self.ops = (self.ops,)
+        if not isinstance(self.ops, (list, tuple)) or not self.ops:
+            raise InputError(f"Job ops must be an op name or a non-empty sequence of them, not {self.ops!r}")
+        self.ops = tuple(check_op(op) for op in self.ops)
+        if self.weights is None:
+            self.weights = self.graph.weights
+        if self.weights is not None:
+            self.weights = np.asarray(self.weights)
+        if not isinstance(self.name, str) or not self.name:
+            raise InputError(f"Job name must be a non-empty string, not {self.name!r}")
+
+    @property
+    def runs(self):
+        return self.ops
+
+    def validate(self, config):
+        """Every check the engine's inputs need (codes, sizes, limits, weights), before anything is loaded."""
+        check_codes(self.x, config)
+        if self.x.shape[0] != self.graph.num_nodes:
+            raise InputError(f"Job {self.name!r}: features have {self.x.shape[0]} rows, "
+                             f"the graph has {self.graph.num_nodes} nodes")
+        for op in self.ops:
+            check_fits(config, self.graph, self.x.shape[1], op)
+        if "weighted" in self.ops and self.weights is None:
+            raise InputError(f"Job {self.name!r}: op 'weighted' needs edge weights")
+        if self.weights is not None:
+            check_weight_codes(self.weights, config)
+            if self.weights.shape != (self.graph.nnz,):
+                raise InputError(f"Job {self.name!r}: weights need one entry per edge ({self.graph.nnz}), "
+                                 f"not shape {self.weights.shape}")
+
+    def to_arrays(self):
+        arrays = {"indptr": self.graph.indptr, "indices": self.graph.indices,
+                  "x": np.asarray(self.x, dtype=np.int64), "ops": np.array(list(self.ops)),
+                  "name": np.array(self.name)}
+        if self.weights is not None:
+            arrays["weights"] = np.asarray(self.weights, dtype=np.int64)
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        weights = arrays["weights"] if "weights" in arrays else None
+        return cls(CsrGraph(arrays["indptr"], arrays["indices"]), arrays["x"],
+                   ops=tuple(str(o) for o in arrays["ops"]), weights=weights, name=str(arrays["name"]))
 
 
 class GnnDriver(EngineDriver):
-    """Loads a CSR graph and features, runs an aggregation, reads the result.
+    """Loads a CSR graph and features, runs aggregations, reads results.
 
-    Typical use::
+    As a job loop (the same on every backend)::
 
         drv = GnnDriver(backend, manifest)
+        [result] = await drv.run_jobs([GnnJob(graph, x_codes, ops=("sum", "max"))])
+        y = result.runs["sum"].outputs["y"]
+
+    or step by step::
+
         await drv.check_identity()
         await drv.load_graph(graph)
         await drv.load_features(x_codes)
@@ -24,48 +104,41 @@ class GnnDriver(EngineDriver):
     """
 
     engine = "gnn"
+    config_cls = GnnConfig
+    job_cls = GnnJob
 
-    def __init__(self, backend, manifest):
-        super().__init__(backend, manifest)
-        self.config = GnnConfig.from_dict(self.manifest.config)
+    def __init__(self, backend, manifest, progress=None):
+        super().__init__(backend, manifest, progress)
         self.graph = None
         self.weights_loaded = False
         self.num_features = None
         self.feature_rows = None
+        self.result_op = None          # op of the last completed run on the loaded inputs, None if there is none
 
-    def feature_slots(self, num_nodes, num_features, window="features"):
-        """Where ``X[n, f]`` lives, for all ``n < num_nodes``, ``f < num_features`` (row-major): the offset of its bus
-        word in the window and its element index inside that word, from the window's layout in the manifest."""
-        info = self.manifest.window(window)
-        n = np.arange(num_nodes)[:, None]
-        f = np.arange(num_features)[None, :]
-        lanes, per_word = info.layout["lanes"], info.elements_per_word
-        lane = f % lanes
-        offsets = ((n * info.layout["row_words"] + f // lanes) << info.slot_bits) + lane // per_word
-        elements = np.broadcast_to(lane % per_word, offsets.shape)
-        return offsets.ravel(), elements.ravel()
+    # Step by step
 
     async def load_graph(self, graph, weights=None):
         """Write ``indptr``, ``indices`` and edge weight codes (``weights``, else ``graph.weights``, if any).
 
-        A new graph invalidates the loaded features unless they have one row per node of it; the weighted op needs
-        weights loaded with this graph.
+        A new graph invalidates the loaded features unless they have one row per node of it, and any result; the
+        weighted op needs weights loaded with this graph.
         """
         if not isinstance(graph, CsrGraph):
-            raise TypeError(f"Graph must be a CsrGraph, not {graph!r}")
+            raise InputTypeError(f"Graph must be a CsrGraph, not {graph!r}")
         check_fits(self.config, graph, 1, "sum")
         if weights is None:
             weights = graph.weights
         if weights is not None:
             weights = np.asarray(weights)
             if weights.shape != (graph.nnz,):
-                raise ValueError(f"Weights must have one entry per edge ({graph.nnz}), not shape {weights.shape}")
+                raise InputError(f"Weights must have one entry per edge ({graph.nnz}), not shape {weights.shape}")
             check_weight_codes(weights, self.config)
-        await self.backend.write_burst(self.manifest.window("indptr").base, [int(v) for v in graph.indptr])
-        await self.backend.write_burst(self.manifest.window("indices").base, [int(v) for v in graph.indices])
-        if weights is not None:
-            window = self.manifest.window("weights")
-            await self.backend.write_burst(window.base, [window.encode(int(v)) for v in weights])
+        self.result_op = None
+        await self.write_window("indptr", graph.indptr, index=np.arange(graph.num_nodes + 1))
+        if graph.nnz:
+            await self.write_window("indices", graph.indices, index=np.arange(graph.nnz))
+        if weights is not None and graph.nnz:
+            await self.write_window("weights", weights, index=np.arange(graph.nnz))
         self.graph = graph
         self.weights_loaded = weights is not None
         if self.feature_rows is not None and self.feature_rows != graph.num_nodes:
@@ -73,41 +146,69 @@ class GnnDriver(EngineDriver):
 
     async def load_features(self, x):
         """Write feature codes ``x[N, F]`` (integers within the format, one row per node of the loaded graph)."""
-        x = np.asarray(x)
-        check_codes(x, self.config)
+        x = check_codes(x, self.config)
         if self.graph is not None and x.shape[0] != self.graph.num_nodes:
-            raise ValueError(f"Features have {x.shape[0]} rows but the graph has {self.graph.num_nodes} nodes")
+            raise InputError(f"Features have {x.shape[0]} rows but the graph has {self.graph.num_nodes} nodes")
         if not 1 <= x.shape[1] <= self.config.max_features:
-            raise ValueError(f"Features per node must be in 1..max_features = 1..{self.config.max_features}, "
+            raise InputError(f"Features per node must be in 1..max_features = 1..{self.config.max_features}, "
                              f"not {x.shape[1]}")
         if x.shape[0] > self.config.max_nodes:
-            raise ValueError(f"Features have {x.shape[0]} rows, more than max_nodes = {self.config.max_nodes}")
-        await self.write_elements("features", *self.feature_slots(*x.shape), x)
-        self.num_features = x.shape[1]
-        self.feature_rows = x.shape[0]
+            raise InputError(f"Features have {x.shape[0]} rows, more than max_nodes = {self.config.max_nodes}")
+        self.result_op = None
+        n, f = x.shape
+        await self.write_window("features", x, node=np.arange(n)[:, None], feature=np.arange(f)[None, :])
+        self.num_features = f
+        self.feature_rows = n
 
     async def run_op(self, op, timeout_cycles=None):
         """Aggregate the loaded graph and features with ``op``; returns the counters."""
-        if op not in GNN_OPS:
-            raise ValueError(f"Op must be one of {', '.join(GNN_OPS)}, not {op!r}")
+        check_op(op)
         if self.graph is None or self.num_features is None:
-            raise RuntimeError("Load a graph and features (one row per node) before running")
+            raise DriverStateError("Load a graph and features (one row per node) before running")
         if self.feature_rows != self.graph.num_nodes:
-            raise RuntimeError(f"The loaded features have {self.feature_rows} rows, the graph "
-                               f"{self.graph.num_nodes} nodes: load features for this graph")
+            raise DriverStateError(f"The loaded features have {self.feature_rows} rows, the graph "
+                                   f"{self.graph.num_nodes} nodes: load features for this graph")
         if op == "weighted" and not self.weights_loaded:
-            raise RuntimeError("The weighted op needs edge weights: pass weights to load_graph (or a weighted graph)")
+            raise DriverStateError("The weighted op needs edge weights: pass weights to load_graph "
+                                   "(or a weighted graph)")
         check_fits(self.config, self.graph, self.num_features, op)
         await self.write_reg("NUM_NODES", value=self.graph.num_nodes)
         await self.write_reg("NUM_FEATURES", value=self.num_features)
-        await self.write_reg("OP", code=GNN_OPS.index(op))
+        await self.write_reg("OP", code=op)
         if timeout_cycles is None:
-            groups = -(-self.num_features // self.config.lanes)
-            timeout_cycles = 1000 + 4 * groups * (self.graph.nnz + self.graph.num_nodes)
-        return await self.run(timeout_cycles)
+            timeout_cycles = self._timeout(self.graph, self.num_features)
+        self.result_op = None
+        counters = await self.run(timeout_cycles)
+        self.result_op = op
+        return counters
 
     async def read_result(self):
-        """Result codes ``Y[N, F]`` of the last run (int64)."""
+        """Result codes ``Y[N, F]`` (int64) of the last completed run on the loaded graph and features."""
+        if self.result_op is None:
+            raise DriverStateError("No result to read: load a graph and features and run an op first (a new load "
+                                   "discards the last result)")
         n, f = self.graph.num_nodes, self.num_features
-        values = await self.read_elements("result", *self.feature_slots(n, f, window="result"))
-        return values.reshape(n, f)
+        return await self.read_window("result", node=np.arange(n)[:, None], feature=np.arange(f)[None, :])
+
+    def _timeout(self, graph, num_features):
+        groups = -(-num_features // self.config.lanes)
+        return 1000 + 4 * groups * (graph.nnz + graph.num_nodes)
+
+    # The job loop's steps
+
+    async def load(self, job):
+        await self.load_graph(job.graph, weights=job.weights)
+        await self.load_features(job.x)
+
+    async def prepare(self, job, run):
+        self.result_op = None
+        await self.write_reg("NUM_NODES", value=job.graph.num_nodes)
+        await self.write_reg("NUM_FEATURES", value=job.x.shape[1])
+        await self.write_reg("OP", code=run)
+
+    def timeout_cycles(self, job, run):
+        return self._timeout(job.graph, job.x.shape[1])
+
+    async def read_outputs(self, job, run):
+        self.result_op = run
+        return {"y": await self.read_result()}

@@ -7,8 +7,11 @@
 
 Config parameters become options automatically from the engine's config dataclass; workload options and the run and
 bench commands come from the engine's commands module (``EngineSpec.commands``). A new engine needs no code here.
-Bad input prints one line on stderr and exits with status 2; a result that does not match the golden model exits
-with status 1.
+
+Exit status (see :mod:`pimgen.errors`): 0 success; 1 a result differs from the golden model (or an internal error,
+which prints a traceback); 2 bad input, one line on stderr, before anything is built; 3 a build failed (the line
+names the log); 4 a run failed (simulator, engine error code, timeout); 130 interrupted (Ctrl-C); 143 terminated
+(SIGTERM). Builds and simulations are ended with pimgen, never left running.
 """
 
 import argparse
@@ -18,13 +21,63 @@ import sys
 import typing
 from pathlib import Path
 
+from .config import ConfigError, ConfigTypeError
 from .engines import ENGINES, engine_named
+from .errors import (EXIT_BAD_INPUT, EXIT_BUILD_FAILED, EXIT_RUN_FAILED, BuildFailed, InputError, PimgenError,
+                     RunFailed, Terminated, terminate_on_sigterm)
+from .session import BACKENDS
 
 __all__ = ["main"]
 
+EXIT_INTERRUPTED = 130
 
-class CliError(Exception):
+
+class CliError(InputError):
     """A user error the CLI reports in one line (exit status 2)."""
+
+
+def option_name(field):
+    return "--" + field.replace("_", "-")
+
+
+class OptionTypes:
+    """argparse types whose errors name the option."""
+
+    @staticmethod
+    def _integer(option, lo, what):
+        def parse(text):
+            try:
+                value = int(text, 0)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"{option} must be {what}, not {text!r}") from None
+            if value < lo:
+                raise argparse.ArgumentTypeError(f"{option} must be {what}, not {value}")
+            return value
+        parse.__name__ = option
+        return parse
+
+    @classmethod
+    def positive(cls, option):
+        return cls._integer(option, 1, "a positive integer")
+
+    @classmethod
+    def non_negative(cls, option):
+        return cls._integer(option, 0, "a non-negative integer")
+
+
+def check_output_file(path, option):
+    """Refuse an output file path that cannot be written (a directory, under a file) before any work starts."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise CliError(f"{option} must name a file, not the directory {path}")
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise CliError(f"{option} {path} lies under {parent}, which is a file")
+            if not os.access(parent, os.W_OK):
+                raise CliError(f"{option} {path}: {parent} is not writable")
+            break
 
 
 def _add_config_arguments(parser, config_cls):
@@ -35,7 +88,7 @@ def _add_config_arguments(parser, config_cls):
     for f in dataclasses.fields(config_cls):
         help_text = f.metadata.get("help", "")
         choices = f.metadata.get("choices")
-        option = "--" + f.name.replace("_", "-")
+        option = option_name(f.name)
         kind = hints.get(f.name)
         default = f.default
         shown = f" (default: {default})" if default is not None else ""
@@ -64,31 +117,41 @@ def _parser_for(name, kind):
             return float(text) if kind is float else int(text, 0)
         except ValueError:
             what = "a number" if kind is float else "an integer"
-            raise argparse.ArgumentTypeError(f"{name} must be {what}, not {text!r}") from None
+            raise argparse.ArgumentTypeError(f"{option_name(name)} must be {what}, not {text!r}") from None
     parse.__name__ = name
     return parse
 
 
 def _config_from_args(spec, args):
+    """The config the options give; an error names the option (``--frac-bits``), not the field."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(spec.config_cls)
               if getattr(args, f.name, None) is not None}
-    return spec.config_cls(**values)
+    try:
+        return spec.config_cls(**values)
+    except (ConfigError, ConfigTypeError) as exc:
+        message = str(exc).replace(exc.param, option_name(exc.param))
+        raise CliError(message) from None
 
 
 def _console():
     from rich.console import Console
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, log_path=False)
 
 
 # generate
 
 def cmd_generate(args):
-    from .generate import generate, lint
+    from rtl_gen.generate import generate, lint
     spec = engine_named(args.engine)
     config = _config_from_args(spec, args)
+    if args.out.exists() and not args.out.is_dir():
+        raise CliError(f"--out must be a directory, not the file {args.out}")
     console = _console()
     with console.status(f"generating {config.top_name}"):
-        generated = generate(config, args.out)
+        try:
+            generated = generate(config, args.out)
+        except OSError as exc:
+            raise CliError(f"--out {args.out}: {exc.strerror or exc}") from None
     m = generated.manifest
     print(f"{generated.verilog}  ({generated.verilog.stat().st_size // 1024} KiB, top {m['top']})")
     print(f"{generated.manifest_path}  ({len(m['registers'])} registers, {len(m['windows'])} windows, "
@@ -108,6 +171,7 @@ def cmd_generate(args):
 def cmd_run(args):
     spec = engine_named(args.engine)
     config = _config_from_args(spec, args)
+    check_output_file(args.json, "--json")
     return spec.commands.run(config, args, _console())
 
 
@@ -141,22 +205,26 @@ def build_parser():
 
     # Each verb has one sub-parser per engine, carrying that engine's config options and, for run, the
     # engine's own workload options (EngineSpec.commands.add_run_arguments): a new engine adds an entry in
-    # rtl_gen/engines.py and a commands module, and nothing here changes.
+    # pimgen/engines.py and a commands module, and nothing here changes.
     for spec, e in _engine_parsers(sub, "generate", "write Verilog, manifest.json and registers.md for a config",
                                    cmd_generate):
         e.add_argument("--out", type=Path, required=True, help="output directory")
         e.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
         _add_config_arguments(e, spec.config_cls)
 
-    for spec, e in _engine_parsers(sub, "run", "simulate an engine on a workload and compare with the golden model",
-                                   cmd_run):
-        spec.commands.add_run_arguments(e)
+    for spec, e in _engine_parsers(sub, "run", "run an engine on a workload and compare with the golden model",
+                                   cmd_run, needs_commands=True):
+        spec.commands.add_run_arguments(e, OptionTypes)
+        e.add_argument("--backend", choices=list(BACKENDS), default="sim",
+                       help="where the engine runs: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
+                            + " (default: sim)")
         e.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
         e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
         e.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")
         _add_config_arguments(e, spec.config_cls)
 
-    for spec, e in _engine_parsers(sub, "bench", "benchmarks: JSON in build/bench and a table", cmd_bench):
+    for spec, e in _engine_parsers(sub, "bench", "benchmarks: JSON in build/bench and a table", cmd_bench,
+                                   needs_commands=True):
         e.add_argument("--quick", action="store_true", help="one small workload (used by the test suite)")
         e.add_argument("--cold", action="store_true",
                        help="build every model from scratch, without ccache, to time it")
@@ -165,10 +233,13 @@ def build_parser():
     return parser
 
 
-def _engine_parsers(sub, verb, help_text, func):
-    """Yield ``(spec, parser)`` for ``pimgen <verb> <engine>``, one per engine, each calling ``func``."""
+def _engine_parsers(sub, verb, help_text, func, needs_commands=False):
+    """Yield ``(spec, parser)`` for ``pimgen <verb> <engine>``, one per engine (with run/bench commands when
+    ``needs_commands``), each calling ``func``."""
     engines = sub.add_parser(verb, help=help_text).add_subparsers(dest="engine", required=True, metavar="engine")
     for name, spec in ENGINES.items():
+        if needs_commands and spec.commands is None:
+            continue
         parser = engines.add_parser(name, help=spec.description)
         parser.set_defaults(func=func)
         yield spec, parser
@@ -182,22 +253,28 @@ def _one_line(exc):
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    from .toolchain import ToolMissing
     try:
-        return args.func(args)
-    except (CliError, ValueError, TypeError, ToolMissing, OSError) as exc:   # OSError: --graph, --out, --json paths
-        if os.environ.get("PIMGEN_DEBUG"):
-            raise
-        print(f"pimgen: error: {_one_line(exc)}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:   # simulation failed, engine reported an error
-        if os.environ.get("PIMGEN_DEBUG"):
-            raise
-        print(f"pimgen: failed: {_one_line(exc)}", file=sys.stderr)
-        return 1
+        with terminate_on_sigterm():
+            return args.func(args)
+    except PimgenError as exc:
+        return _fail("error", exc, EXIT_BAD_INPUT)
+    except BuildFailed as exc:
+        return _fail("build failed", exc, EXIT_BUILD_FAILED)
+    except RunFailed as exc:
+        return _fail("run failed", exc, EXIT_RUN_FAILED)
     except KeyboardInterrupt:
         print("pimgen: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print("pimgen: terminated", file=sys.stderr)
+        return exc.exit_status
+
+
+def _fail(what, exc, status):
+    if os.environ.get("PIMGEN_DEBUG"):
+        raise exc
+    print(f"pimgen: {what}: {_one_line(exc)}", file=sys.stderr)
+    return status
 
 
 if __name__ == "__main__":

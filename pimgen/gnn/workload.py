@@ -1,0 +1,151 @@
+"""GNN workloads as users give them: a shipped dataset, a graph file, or a random graph; validated before any build.
+
+A :class:`Workload` says where each of its parts came from (a file, a dataset projection, GCN normalisation, random
+numbers), and the run report prints it, so that a run never substitutes data silently.
+"""
+
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InputError
+from .inputs import CsrGraph
+
+__all__ = ["Workload", "make_workload", "load_graph_file", "GRAPH_FILE_KEYS"]
+
+#: Arrays a graph .npz may hold, and what each is.
+GRAPH_FILE_KEYS = {
+    "indptr": "row offsets (N + 1 integers)",
+    "indices": "source node of every edge (integers)",
+    "x": "feature codes X[N, F] (integers of the format)",
+    "weights": "edge weight codes, one per edge (for --op weighted)",
+}
+
+
+@dataclass
+class Workload:
+    """A graph, its feature codes and (for ``weighted``) edge weight codes, with where each came from."""
+    name: str
+    graph: CsrGraph
+    x: np.ndarray
+    weights: np.ndarray = None
+    sources: dict = field(default_factory=dict)   # part -> where it came from, for the report
+
+
+def load_graph_file(path):
+    """Read a graph .npz: ``(graph, x or None, weights or None)``.
+
+    Raises InputError, naming the file, for a missing or unreadable file, a single array instead of an archive, an
+    unknown array name (only :data:`GRAPH_FILE_KEYS` are allowed, so a misspelt ``weight`` is never ignored), a
+    corrupt member, or a malformed CSR.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"Graph file {path} does not exist" if not path.exists() else
+                         f"Graph file {path} is not a file")
+    try:
+        data = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"Graph file {path} is not a readable .npz ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputError(f"Graph file {path} holds a single array; it must be an .npz with indptr and indices")
+    with data:
+        unknown = sorted(set(data.files) - set(GRAPH_FILE_KEYS))
+        if unknown:
+            raise InputError(f"Graph file {path} has the unknown array(s) {', '.join(unknown)}; allowed: "
+                             f"{', '.join(GRAPH_FILE_KEYS)}")
+        missing = [k for k in ("indptr", "indices") if k not in data.files]
+        if missing:
+            raise InputError(f"Graph file {path} lacks the array(s) {', '.join(missing)}; "
+                             "it needs indptr and indices (and may have x, weights)")
+        arrays = {}
+        for key in data.files:
+            try:
+                arrays[key] = data[key]
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+                raise InputError(f"Graph file {path}: array {key!r} is corrupt ({exc})") from None
+    try:
+        graph = CsrGraph(arrays["indptr"], arrays["indices"])
+    except InputError as exc:
+        raise InputError(f"Graph file {path}: {exc}") from None
+    return graph, arrays.get("x"), arrays.get("weights")
+
+
+def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, features=16, self_loops=False,
+                  seed=0, need_weights=False):
+    """Build and validate a workload from a shipped dataset, an .npz file or a random graph.
+
+    Parameters
+    ----------
+    config : GnnConfig
+    dataset, graph_file, random_nodes
+        At most one: a dataset name, a graph .npz path, or a node count for a random power-law graph
+        (default: the Cora dataset).
+    features : int
+        Features per node for datasets and random graphs (a file's ``x`` wins).
+    self_loops : bool
+        Add a self loop to every node.
+    seed : int
+        Seed of the feature projection and the random graph (non-negative).
+    need_weights : bool
+        The weighted op will run: take the file's ``weights``, else GCN normalisation weights.
+    """
+    from sw_model.datasets import DATASETS, load_dataset, project_features
+    from sw_model.gnn import gcn_norm_weights, quantize_features
+    from sw_model.graphs import power_law_graph
+
+    if isinstance(features, bool) or not isinstance(features, int) or features < 1:
+        raise InputError(f"--features must be a positive integer, not {features!r}")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise InputError(f"--seed must be a non-negative integer, not {seed!r}")
+    rng = np.random.default_rng(seed)
+    x = weights = None
+    sources = {}
+    if graph_file is not None:
+        graph, x, weights = load_graph_file(graph_file)
+        name = Path(graph_file).stem
+        sources["graph"] = f"file {graph_file}"
+        if x is not None:
+            sources["features"] = f"file {graph_file} (array x)"
+        if weights is not None:
+            sources["weights"] = f"file {graph_file} (array weights)"
+    elif random_nodes is not None:
+        if isinstance(random_nodes, bool) or not isinstance(random_nodes, int) or \
+                not 2 <= random_nodes <= config.max_nodes:
+            raise InputError(f"--random must be in 2..max_nodes = 2..{config.max_nodes} nodes, not {random_nodes}")
+        graph = power_law_graph(random_nodes, 4.0, seed=seed)
+        name = f"random{random_nodes}"
+        sources["graph"] = f"random power-law graph, seed {seed}"
+    else:
+        dataset = dataset or "cora"
+        if dataset not in DATASETS:
+            raise InputError(f"Dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+        ds = load_dataset(dataset)
+        graph = ds.graph
+        name = dataset
+        x = quantize_features(project_features(ds.features, features, seed=seed), config)
+        sources["graph"] = f"dataset {dataset}"
+        sources["features"] = f"dataset {dataset}, projected to {features} features (seed {seed}) and quantised"
+    if not need_weights:
+        weights = None                   # only the weighted op reads edge weights
+        sources.pop("weights", None)
+    if self_loops:
+        if weights is not None:
+            raise InputError("--self-loops cannot add weights for the new loops: put the loops and their weights "
+                             "in the graph file instead")
+        graph = graph.with_self_loops()
+        name += "+loops"
+        sources["graph"] += ", self loops added"
+    if x is None:
+        x = quantize_features(rng.standard_normal((graph.num_nodes, features)), config)
+        sources["features"] = f"random normal, {features} per node (seed {seed}), quantised"
+    if need_weights and weights is None:
+        try:
+            weights = gcn_norm_weights(graph, config)
+        except ValueError as exc:         # a source node without in-edges: the user's graph, not a bug
+            raise InputError(f"--op weighted without weights in the graph: {exc}") from None
+        sources["weights"] = "GCN normalisation 1/sqrt(deg(src) * deg(dst))"
+    return Workload(name=name, graph=graph, x=np.asarray(x), weights=weights, sources=sources)

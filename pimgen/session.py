@@ -1,0 +1,58 @@
+"""Run jobs on an engine through a backend: the one path the CLI, the benchmarks and (later) a board share.
+
+``sim`` builds (or takes from the cache) the Verilator model of the config and runs the jobs through the driver's job
+loop inside the simulator. The FPGA issue adds ``serial``: the same driver and jobs over the UART bridge.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from .errors import InputError
+
+__all__ = ["BACKENDS", "Session", "execute"]
+
+#: Backends ``pimgen run --backend`` offers, with a one-line description.
+BACKENDS = {
+    "sim": "Verilator simulation of the generated Verilog (cocotb bus master)",
+}
+
+
+@dataclass
+class Session:
+    """What a run produced: the results (one JobResult per job) and how the backend got there."""
+    backend: str
+    results: list
+    top: str
+    clock_hz: int
+    verilog: str = None
+    run_dir: str = None
+    build_seconds: float = 0.0
+    build_cached: bool = False
+    wall_seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+
+def execute(config, jobs, *, backend="sim", build_root=None, waves=False, log=None, progress=None):
+    """Run ``jobs`` on the engine of ``config`` through ``backend``; returns a :class:`Session`.
+
+    ``log`` receives one-line messages about the backend (building, where the model is); ``progress`` the driver's
+    progress lines while the jobs run. Every job is validated before anything is built.
+    """
+    if backend not in BACKENDS:
+        raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    for job in jobs:
+        job.validate(config)
+    from tb.host.manifest import Manifest
+    from tb.jobs import simulate
+    from tb.runner import build, new_run_dir
+
+    model = build(config, waves=waves, root=build_root, log=log)
+    if log:
+        log(f"model {model.top}: {'cached' if model.cached else 'built'} in {model.build_seconds:.1f} s")
+    t0 = time.perf_counter()
+    run_dir = new_run_dir(model, jobs[0].name)
+    results = simulate(model, jobs, run_dir, progress=progress)
+    return Session(backend=backend, results=results, top=model.top,
+                   clock_hz=Manifest.load(model.manifest).clock_hz, verilog=str(model.verilog),
+                   run_dir=str(run_dir), build_seconds=model.build_seconds, build_cached=model.cached,
+                   wall_seconds=time.perf_counter() - t0)
