@@ -47,20 +47,31 @@ def error_line(capsys):
 _GENERATED = {}
 
 
+#: Memory limits of the generated configs: smaller than the defaults, because emitting the initial contents of large
+#: memories is most of the generation time, and nothing here depends on their size.
+GEN_LIMITS = dict(max_nodes=512, max_edges=2048)
+
+
+def generated_config(fmt, lanes):
+    return GnnConfig(lanes=lanes, format=fmt, **GEN_LIMITS)
+
+
 def generated(tmp_path_factory, fmt, lanes):
     """``pimgen generate gnn --lint`` for one config, once per session: (status, stdout, stderr, out_dir)."""
     key = (fmt, lanes)
     if key not in _GENERATED:
         out_dir = tmp_path_factory.mktemp(f"gen-{fmt}-l{lanes}")
         stdout, stderr = io.StringIO(), io.StringIO()
+        limits = [str(a) for k, v in GEN_LIMITS.items() for a in (f"--{k.replace('_', '-')}", v)]
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            status = pimgen("generate", "gnn", "--lanes", lanes, "--format", fmt, "--out", out_dir, "--lint")
+            status = pimgen("generate", "gnn", "--lanes", lanes, "--format", fmt, *limits, "--out", out_dir,
+                            "--lint")
         _GENERATED[key] = (status, stdout.getvalue(), stderr.getvalue(), out_dir)
     return _GENERATED[key]
 
 
 def test_generate_writes_verilog_and_manifest(tmp_path_factory):
-    config = GnnConfig(lanes=8, format="int16")
+    config = generated_config("int16", 8)
     status, out, err, out_dir = generated(tmp_path_factory, "int16", 8)
     assert status == 0, err
 
@@ -136,7 +147,7 @@ def test_generate_lint_clean(tmp_path_factory, fmt, lanes):
     status, out, err, out_dir = generated(tmp_path_factory, fmt, lanes)
     assert status == 0, err
     assert "lint: clean" in out
-    assert (out_dir / f"{GnnConfig(lanes=lanes, format=fmt).top_name}.v").is_file()
+    assert (out_dir / f"{generated_config(fmt, lanes).top_name}.v").is_file()
 
 
 @pytest.mark.parametrize("options", [
