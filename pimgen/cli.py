@@ -17,12 +17,14 @@ names the log); 4 a run failed (simulator, engine error code, timeout); 130 inte
 import argparse
 import dataclasses
 import os
+import re
 import sys
 import typing
 from pathlib import Path
 
 from .config import ConfigError, ConfigTypeError
 from .engines import ENGINES, engine_named
+from .outputs import check_output_dir, check_output_file
 from .errors import (EXIT_BAD_INPUT, EXIT_BUILD_FAILED, EXIT_RUN_FAILED, BuildFailed, InputError, PimgenError,
                      RunFailed, Terminated, terminate_on_sigterm)
 from .session import BACKENDS
@@ -30,6 +32,8 @@ from .session import BACKENDS
 __all__ = ["main"]
 
 EXIT_INTERRUPTED = 130
+#: 128 + SIGPIPE, what a shell reports for a command whose output pipe closed.
+EXIT_BROKEN_PIPE = 141
 
 
 class CliError(InputError):
@@ -49,9 +53,9 @@ class OptionTypes:
             try:
                 value = int(text, 0)
             except ValueError:
-                raise argparse.ArgumentTypeError(f"{option} must be {what}, not {text!r}") from None
+                raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
             if value < lo:
-                raise argparse.ArgumentTypeError(f"{option} must be {what}, not {value}")
+                raise argparse.ArgumentTypeError(f"must be {what}, not {value}")
             return value
         parse.__name__ = option
         return parse
@@ -63,21 +67,6 @@ class OptionTypes:
     @classmethod
     def non_negative(cls, option):
         return cls._integer(option, 0, "a non-negative integer")
-
-
-def check_output_file(path, option):
-    """Refuse an output file path that cannot be written (a directory, under a file) before any work starts."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise CliError(f"{option} must name a file, not the directory {path}")
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise CliError(f"{option} {path} lies under {parent}, which is a file")
-            if not os.access(parent, os.W_OK):
-                raise CliError(f"{option} {path}: {parent} is not writable")
-            break
 
 
 def _add_config_arguments(parser, config_cls):
@@ -117,7 +106,7 @@ def _parser_for(name, kind):
             return float(text) if kind is float else int(text, 0)
         except ValueError:
             what = "a number" if kind is float else "an integer"
-            raise argparse.ArgumentTypeError(f"{option_name(name)} must be {what}, not {text!r}") from None
+            raise argparse.ArgumentTypeError(f"must be {what}, not {text!r}") from None
     parse.__name__ = name
     return parse
 
@@ -129,7 +118,8 @@ def _config_from_args(spec, args):
     try:
         return spec.config_cls(**values)
     except (ConfigError, ConfigTypeError) as exc:
-        message = str(exc).replace(exc.param, option_name(exc.param))
+        fields = "|".join(re.escape(f.name) for f in dataclasses.fields(spec.config_cls))
+        message = re.sub(rf"(?<![\w-])({fields})\b", lambda m: option_name(m.group(1)), str(exc))
         raise CliError(message) from None
 
 
@@ -144,8 +134,7 @@ def cmd_generate(args):
     from rtl_gen.generate import generate, lint
     spec = engine_named(args.engine)
     config = _config_from_args(spec, args)
-    if args.out.exists() and not args.out.is_dir():
-        raise CliError(f"--out must be a directory, not the file {args.out}")
+    check_output_dir(args.out, "--out")
     console = _console()
     with console.status(f"generating {config.top_name}"):
         try:
@@ -172,11 +161,14 @@ def cmd_run(args):
     spec = engine_named(args.engine)
     config = _config_from_args(spec, args)
     check_output_file(args.json, "--json")
+    check_output_dir(args.build_dir, "--build-dir")
     return spec.commands.run(config, args, _console())
 
 
 def cmd_bench(args):
     spec = engine_named(args.engine)
+    check_output_dir(args.out, "--out")
+    check_output_dir(args.build_dir, "--build-dir")
     return spec.commands.bench(args, _console())
 
 
@@ -265,6 +257,10 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("pimgen: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout went away (`pimgen run ... | head -1`): stop writing there, quietly.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except Terminated as exc:
         print("pimgen: terminated", file=sys.stderr)
         return exc.exit_status

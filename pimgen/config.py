@@ -20,8 +20,12 @@ from typing import ClassVar
 
 from .errors import InputError, InputTypeError
 
-__all__ = ["EngineConfig", "ConfigError", "ConfigTypeError", "Derived", "MAX_MEMORY_BITS", "ceil_log2", "param",
-           "check_int", "check_bool", "check_choice"]
+__all__ = ["MANIFEST_VERSION", "EngineConfig", "ConfigError", "ConfigTypeError", "Derived", "MAX_MEMORY_BITS",
+           "ceil_log2", "param", "check_int", "check_bool", "check_choice"]
+
+#: Format of manifest.json: rtl_gen.generate writes it, tb.host.manifest refuses any other. Here, among the sources
+#: every model's build cache is keyed on, so that a new format rebuilds (and rewrites) every manifest.
+MANIFEST_VERSION = 2
 
 #: Largest total memory of a generated engine. Beyond it yosys' Verilog (one line per memory word before pimgen strips
 #: the zero initial values) and Verilator's model take minutes; 32 Mbit is ~10x an ECP5-85F's block RAM.
@@ -114,6 +118,9 @@ class EngineConfig:
 
     @classmethod
     def from_dict(cls, values):
+        if not isinstance(values, dict) or not all(isinstance(k, str) for k in values):
+            raise ConfigTypeError("config", f"A {cls.engine} config must be a dict of parameter names to values, "
+                                            f"not {values!r}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - names)
         if unknown:

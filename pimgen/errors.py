@@ -10,7 +10,7 @@ exception                    status  meaning
 (none: a result mismatch)    1       the engine's result differs from the golden model
 (any other exception)        1       an internal error: a Python traceback, never reported as bad input
 KeyboardInterrupt            130     Ctrl-C
-:class:`Terminated`          143     SIGTERM, while :func:`terminate_on_sigterm` is active
+:class:`Terminated`          143     SIGTERM (129 SIGHUP), while :func:`terminate_on_sigterm` is active
 ===========================  ======  ==================================================================================
 
 Bad input is raised as :class:`InputError` (a :class:`ValueError`) or :class:`InputTypeError` (a :class:`TypeError`),
@@ -20,8 +20,9 @@ so that library users can keep catching the built-in classes while the command l
 import signal
 from contextlib import contextmanager
 
-__all__ = ["PimgenError", "InputError", "InputTypeError", "ToolMissing", "PimgenFailure", "BuildFailed", "RunFailed",
-           "Terminated", "terminate_on_sigterm", "EXIT_MISMATCH", "EXIT_BAD_INPUT", "EXIT_BUILD_FAILED", "EXIT_RUN_FAILED"]
+__all__ = ["PimgenError", "InputError", "InputTypeError", "ToolMissing", "PimgenFailure", "BuildFailed",
+           "RunFailed", "Terminated", "TERMINATING_SIGNALS", "terminate_on_sigterm", "EXIT_MISMATCH",
+           "EXIT_BAD_INPUT", "EXIT_BUILD_FAILED", "EXIT_RUN_FAILED"]
 
 EXIT_MISMATCH = 1
 EXIT_BAD_INPUT = 2
@@ -58,20 +59,30 @@ class RunFailed(PimgenFailure):
 
 
 class Terminated(BaseException):
-    """SIGTERM arrived while :func:`terminate_on_sigterm` was active.
+    """SIGTERM or SIGHUP arrived while :func:`terminate_on_sigterm` was active.
 
     A :class:`BaseException`, like :class:`KeyboardInterrupt`, so that ``except Exception`` does not swallow it while
-    it unwinds through cleanup code.
+    it unwinds through cleanup code. ``signal`` is the signal that arrived.
     """
 
-    #: The exit status of a process that ends on it: 128 + SIGTERM.
-    exit_status = 128 + signal.SIGTERM
+    def __init__(self, signum=signal.SIGTERM):
+        super().__init__(f"terminated by {signal.Signals(signum).name}")
+        self.signal = signal.Signals(signum)
+
+    @property
+    def exit_status(self):
+        """The exit status of a process that ends on it: 128 + the signal (143 for SIGTERM, 129 for SIGHUP)."""
+        return 128 + self.signal
+
+
+#: Signals that end pimgen like Ctrl-C does (a closed terminal sends SIGHUP).
+TERMINATING_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
 
 
 @contextmanager
 def terminate_on_sigterm():
-    """Turn SIGTERM into :class:`Terminated` while the block runs, so that ``finally`` blocks and the runner's
-    cleanup (stopping a Verilator build or a simulation, with its compilers or simulator) run as on Ctrl-C.
+    """Turn SIGTERM and SIGHUP into :class:`Terminated` while the block runs, so that ``finally`` blocks and the
+    runner's cleanup (stopping a Verilator build or a simulation, with its compilers or simulator) run as on Ctrl-C.
 
     Install it in the main thread, around everything a command does; the ``pimgen`` command line uses it so::
 
@@ -80,13 +91,14 @@ def terminate_on_sigterm():
                 return run_command(args)
         except Terminated as exc:
             print("pimgen: terminated", file=sys.stderr)
-            return exc.exit_status      # 143
+            return exc.exit_status      # 143 for SIGTERM
     """
     def handler(signum, frame):
-        raise Terminated(f"terminated by {signal.Signals(signum).name}")
+        raise Terminated(signum)
 
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = {signum: signal.signal(signum, handler) for signum in TERMINATING_SIGNALS}
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler_before in previous.items():
+            signal.signal(signum, handler_before)

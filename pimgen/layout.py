@@ -16,16 +16,15 @@ The generator writes :meth:`WindowLayout.describe` into manifest.json; the drive
 Amaranth values. Plain Python (no Amaranth, no NumPy import): the arithmetic works on ints, arrays and Values alike.
 """
 
+import numbers
+
+from .config import ceil_log2
 from .errors import InputError, InputTypeError
 
 __all__ = ["WindowLayout", "DATA_WIDTH"]
 
-#: Width of a bus word.
+#: Width of a bus word (the register bus of every engine).
 DATA_WIDTH = 32
-
-
-def _ceil_log2(n):
-    return max(0, (int(n) - 1).bit_length())
 
 
 def _positive_int(what, value):
@@ -81,11 +80,14 @@ class WindowLayout:
         if isinstance(element_bits, bool) or not isinstance(element_bits, int) or not 1 <= element_bits <= DATA_WIDTH:
             raise InputError(f"Element bits must be an integer in 1..{DATA_WIDTH}, not {element_bits!r}")
         self.element_bits = element_bits
-        self.signed = bool(signed)
+        if not isinstance(signed, bool):
+            raise InputTypeError(f"Signed must be a bool, not {signed!r}")
+        self.signed = signed
         self.banks = _positive_int("Banks", banks)
-        if banks > 1 and banked not in names:
-            raise InputError(f"A layout with {banks} banks must name its banked dimension (one of "
-                             f"{', '.join(names)}), not {banked!r}")
+        if (banks > 1 or banked is not None) and banked not in names:
+            raise InputError(f"The banked dimension must be one of {', '.join(names)}"
+                             + (f" (a layout with {banks} banks needs one)" if banks > 1 else "")
+                             + f", not {banked!r}")
         self.banked = banked if banks > 1 else None
         extents = {name: (-(-size // banks) if name == self.banked else size) for name, size in self.dims}
         if strides is None:
@@ -97,10 +99,17 @@ class WindowLayout:
             raise InputError(f"Layout strides must give one stride per dimension ({', '.join(names)}), "
                              f"not {sorted(strides)}")
         self.strides = {name: _positive_int(f"Stride of {name!r}", strides[name]) for name in names}
+        # No two elements may share a word: each stride must step over everything the smaller strides reach.
+        reach = 0
+        for name in sorted(names, key=lambda n: self.strides[n]):
+            if self.strides[name] <= reach and extents[name] > 1:
+                raise InputError(f"Stride of {name!r} must be more than {reach} (the words the dimensions with "
+                                 f"smaller strides span), not {self.strides[name]}: elements would share words")
+            reach += self.strides[name] * (extents[name] - 1)
         self.depth = 1 + sum(self.strides[name] * (extents[name] - 1) for name in names)
         self.elements_per_word = min(self.banks, DATA_WIDTH // element_bits) if packed else 1
-        self.slot_bits = _ceil_log2(-(-self.banks // self.elements_per_word))
-        self.word_bits = max(_ceil_log2(self.depth), 1)
+        self.slot_bits = ceil_log2(-(-self.banks // self.elements_per_word))
+        self.word_bits = max(ceil_log2(self.depth), 1)
 
     @property
     def addr_width(self):
@@ -131,10 +140,16 @@ class WindowLayout:
         self._check_names(indices)
         for name, size in self.dims:
             index = indices[name]
-            if (index < 0).any() if hasattr(index, "any") else not 0 <= index < size:
+            if hasattr(index, "dtype"):
+                if index.dtype.kind not in "iu":
+                    raise InputTypeError(f"Index {name} must be integers, not {index.dtype}")
+                bad = index[(index < 0) | (index >= size)]
+                if bad.size:
+                    raise InputError(f"Index {name} must be in 0..{size - 1}, not {bad.flat[0]}")
+            elif isinstance(index, bool) or not isinstance(index, numbers.Integral):
+                raise InputTypeError(f"Index {name} must be an integer, not {index!r}")
+            elif not 0 <= index < size:
                 raise InputError(f"Index {name} must be in 0..{size - 1}, not {index}")
-            if hasattr(index, "any") and (index >= size).any():
-                raise InputError(f"Index {name} must be in 0..{size - 1}, not {index.max()}")
         quotients = dict(indices)
         bank = 0
         if self.banked is not None:

@@ -5,7 +5,7 @@ loop inside the simulator. The FPGA issue adds ``serial``: the same driver and j
 """
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .errors import InputError
 
@@ -29,7 +29,6 @@ class Session:
     build_seconds: float = 0.0
     build_cached: bool = False
     wall_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
 
 
 def execute(config, jobs, *, backend="sim", build_root=None, waves=False, log=None, progress=None):

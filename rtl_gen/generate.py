@@ -11,11 +11,12 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.hdl import UnusedElaboratable
 
+from hw.common.bus import DATA_WIDTH
 from hw.common.engine import ID_MAGIC
-from pimgen.config import EngineConfig
+from hw.common.window import HOST_BANK_PREFIX
+from pimgen.config import MANIFEST_VERSION, EngineConfig
 from pimgen.engines import engine_for
 from pimgen.errors import InputError, InputTypeError
-from tb.host.manifest import MANIFEST_VERSION
 
 __all__ = ["generate", "manifest_for", "Generated", "lint", "WAIVERS", "MANIFEST_VERSION", "DEFAULT_CLOCK_HZ"]
 
@@ -64,7 +65,7 @@ def build_manifest(config, component, clock_hz=DEFAULT_CLOCK_HZ):
         "clock": "clk",
         "clock_hz": clock_hz,                          # the clock the design was generated for
         "reset": "rst",
-        "bus": {"prefix": "bus", "addr_width": component.addr_width, "data_width": 32,
+        "bus": {"prefix": "bus", "addr_width": component.addr_width, "data_width": DATA_WIDTH,
                 "addressing": "word"},
         "ports": [{"name": "clk", "direction": "in", "width": 1},
                   {"name": "rst", "direction": "in", "width": 1}] + _ports(component),
@@ -104,6 +105,8 @@ def generate(config, out_dir, clock_hz=DEFAULT_CLOCK_HZ):
     if not isinstance(config, EngineConfig):
         raise InputTypeError(f"Config must be an engine config (GnnConfig, ...), not {config!r}")
     clock_hz = _check_clock(clock_hz)
+    if not isinstance(out_dir, (str, os.PathLike)):
+        raise InputTypeError(f"Output folder must be a path, not {out_dir!r}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     component = engine_for(config).component(config)
@@ -152,7 +155,7 @@ def register_map_markdown(manifest):
 
 
 #: An ``initial`` block that only zeroes one host-loaded memory bank (see hw.common.window.HOST_BANK_PREFIX).
-_ZERO_INIT = re.compile(r"  initial begin\n    (host_bank\d+) ?\[\d+\] = \d+'h0+;\n"
+_ZERO_INIT = re.compile(rf"  initial begin\n    ({HOST_BANK_PREFIX}\d+) ?\[\d+\] = \d+'h0+;\n"
                         r"(?:    \1 ?\[\d+\] = \d+'h0+;\n)*  end\n")
 
 

@@ -38,7 +38,7 @@ async def run_jobs(dut):
                 job = driver_cls.job_cls.from_arrays({k: arrays[k] for k in arrays.files})
             result = await tb.driver.run_job(job)
             result.save(path)
-            dut._log.info("job %s: %s", job.name, {run: r.counters for run, r in result.runs.items()})
+            cocotb.log.info("job %s: %s", job.name, {run: r.counters for run, r in result.runs.items()})
     finally:
         if progress is not None:
             progress.close()

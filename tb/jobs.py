@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from pimgen.engines import engine_for
-from pimgen.errors import InputError
+from pimgen.errors import InputError, InputTypeError
 from .host.job import JobResult
 from .runner import SimulationFailed, new_run_dir, run_test
 
@@ -36,18 +36,17 @@ def _relay_progress(path, progress):
     stop = threading.Event()
 
     def follow():
-        offset = 0
+        offset = 0                                   # bytes: names in the messages need not be ASCII
         while True:
             finished = stop.wait(PROGRESS_POLL_SECONDS)
             if path.exists():
-                with open(path) as f:
+                with open(path, "rb") as f:
                     f.seek(offset)
-                    text = f.read()
-                complete, _, _ = text.rpartition("\n")
-                if complete:
-                    offset += len(complete) + 1
-                    for line in complete.splitlines():
-                        progress(line)
+                    data = f.read()
+                complete = data[:data.rfind(b"\n") + 1]
+                offset += len(complete)
+                for line in complete.decode("utf-8", errors="replace").splitlines():
+                    progress(line)
             if finished:
                 return
 
@@ -76,6 +75,9 @@ def simulate(model, jobs, run_dir=None, *, extra_env=None, progress=None):
     progress : callable or None
         Receives the driver's one-line progress messages while the simulation runs.
     """
+    from .runner import SimModel
+    if not isinstance(model, SimModel):
+        raise InputTypeError(f"Model must be a SimModel from tb.runner.build, not {model!r}")
     jobs = list(jobs)
     if not jobs:
         raise InputError("simulate needs at least one job")

@@ -48,11 +48,9 @@ from rtl_gen.toolchain import require_verilator, verilator_env
 from . import sim_top
 
 __all__ = ["SimModel", "SimulationFailed", "Terminated", "build", "run_test", "new_run_dir",
-           "terminate_on_sigterm", "sim_seed", "default_build_root", "design_hash", "CLOCK_NS", "BUILD_ARGS",
+           "terminate_on_sigterm", "sim_seed", "default_build_root", "design_hash", "BUILD_ARGS",
            "DEFAULT_SIM_SEED"]
 
-#: Simulated clock period where a manifest names no ``clock_hz``. 10 ns = 100 MHz; it only scales simulated time.
-CLOCK_NS = 10
 #: Verilator options of every build (after the waiver file and cocotb's own). ``--x-initial unique``: state without
 #: an initial value starts random (see the module's docstring). ``--no-public-flat-rw --public-depth 1`` undo
 #: cocotb's ``--public-flat-rw``: cocotb sees the ports and signals of the simulation top only, never inside the
@@ -65,6 +63,8 @@ DEFAULT_SIM_SEED = 1
 _MAX_SIM_SEED = 2**31 - 1
 #: Sources of the simulation model besides the engine's own (:meth:`pimgen.engines.EngineSpec.design_sources`).
 SIM_SOURCES = (Path(sim_top.__file__).resolve(),)
+#: Seconds between two "still building" lines of a long build.
+HEARTBEAT_SECONDS = 15
 #: How long a stopped worker's group may take to end on SIGTERM before it is killed.
 STOP_GRACE_SECONDS = 10
 
@@ -162,22 +162,29 @@ class SimModel:
 
 
 @contextmanager
-def _locked(path, shared=False):
-    """Hold an flock on ``path``; yields the open file, whose descriptor a worker can inherit.
+def _locked(path, shared=False, on_wait=None):
+    """Hold an flock on ``path``; yields the open file, whose descriptor a worker can inherit. ``on_wait`` is called
+    once if another process holds the lock, before waiting for it.
 
     The lock is never released explicitly: it goes when the last descriptor is closed, i.e. when both this process
     has left the block and any worker that inherited the descriptor has ended.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
     with open(path, "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        try:
+            fcntl.flock(lock, mode | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if on_wait is not None:
+                on_wait()
+            fcntl.flock(lock, mode)
         yield lock
 
 
 @contextmanager
 def _signals_held():
-    """Defer SIGINT and SIGTERM: a second Ctrl-C must not cut short the stopping of a worker's group."""
-    held = {signal.SIGINT, signal.SIGTERM}
+    """Defer SIGINT, SIGTERM and SIGHUP: a second Ctrl-C must not cut short the stopping of a worker's group."""
+    held = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
     previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
     try:
         yield
@@ -222,18 +229,26 @@ def _worker_env(extra=None):
     return env
 
 
-def _run_worker(step, arguments, *, log_path, env, lock):
+def _run_worker(step, arguments, *, log_path, env, lock, heartbeat=None):
     """Run ``tb.verilator_worker`` ``step`` with its output in ``log_path``; returns its exit status.
 
-    On any exception (KeyboardInterrupt, SystemExit and :class:`Terminated` included) the worker's process group is
-    stopped and waited for before the exception goes on.
+    ``heartbeat(seconds)`` is called every :data:`HEARTBEAT_SECONDS` while the worker runs, so that a long build
+    shows it is alive also where no spinner is drawn (stderr not a terminal). On any exception (KeyboardInterrupt,
+    SystemExit and :class:`Terminated` included) the worker's process group is stopped and waited for before the
+    exception goes on.
     """
+    t0 = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "tb.verilator_worker", step, json.dumps(arguments)],
                                 stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env,
                                 cwd=_PROJECT, start_new_session=True, pass_fds=(lock.fileno(),))
         try:
-            return proc.wait()
+            while True:
+                try:
+                    return proc.wait(timeout=HEARTBEAT_SECONDS)
+                except subprocess.TimeoutExpired:
+                    if heartbeat is not None:
+                        heartbeat(time.perf_counter() - t0)
         except BaseException:
             _stop_group(proc)
             raise
@@ -298,27 +313,36 @@ def build(config, *, waves=False, root=None, log=print):
                      verilog=rtl_dir / f"{config.top_name}.v", manifest=rtl_dir / "manifest.json", waves=waves,
                      build_seconds=0.0, cached=True)
     t0 = time.perf_counter()
-    with _locked(model.lock_path, shared=True):
+
+    def waiting():
+        if log:
+            log(f"waiting for another process building or running {config.top_name} ({model.lock_path})")
+    with _locked(model.lock_path, shared=True, on_wait=waiting):
         current = _is_current(model, stamp_path, stamp)
     if not current:
-        with _locked(model.lock_path) as lock:
+        with _locked(model.lock_path, on_wait=waiting) as lock:
             if not _is_current(model, stamp_path, stamp):
                 model.cached = False
                 if log:
                     log(f"building {config.top_name} ({config.engine}) in {directory}")
-                _build(model, lock)
+                _build(model, lock, log)
                 _write_atomically(stamp_path, stamp)
     model.build_seconds = time.perf_counter() - t0
     return model
 
 
-def _build(model, lock):
+def _build(model, lock, log=None):
     """Generate the Verilog and the simulation top, then verilate them into an empty model folder."""
     from rtl_gen.generate import WAIVERS, generate
     log_path = model.directory / "build.log"
-    (model.directory / "build.stamp").unlink(missing_ok=True)
+    stamp = model.directory / "build.stamp"
+    if stamp.is_dir():
+        shutil.rmtree(stamp)
+    stamp.unlink(missing_ok=True)
     shutil.rmtree(model.sim_dir, ignore_errors=True)      # no objects of an interrupted or older build survive
     model.directory.mkdir(parents=True, exist_ok=True)
+    if log:
+        log(f"generating Verilog for {model.top} (Amaranth and Yosys; large memories take longest)")
     try:
         generated = generate(model.config, model.verilog.parent)
     except PimgenError:
@@ -330,7 +354,10 @@ def _build(model, lock):
     wrapper = sim_top.write_sim_top(generated.manifest, generated.out_dir)
     arguments = {"sources": [str(generated.verilog), str(wrapper)], "hdl_toplevel": model.toplevel,
                  "build_dir": str(model.sim_dir), "build_args": [str(WAIVERS), *BUILD_ARGS], "waves": model.waves}
-    status = _run_worker("build", arguments, log_path=log_path, env=_worker_env(), lock=lock)
+    if log:
+        log(f"verilating and compiling {model.toplevel} (log: {log_path})")
+    heartbeat = (lambda seconds: log(f"still compiling {model.toplevel} ({seconds:.0f} s)")) if log else None
+    status = _run_worker("build", arguments, log_path=log_path, env=_worker_env(), lock=lock, heartbeat=heartbeat)
     if status != 0 or not model.simulator.is_file():
         raise _with_log(BuildFailed(f"Verilator build of {model.toplevel} failed (exit status {status}); "
                                     f"log: {log_path}"), log_path)

@@ -211,14 +211,18 @@ BAD_OPTIONS = [
     # (arguments, distinctive part of the message)
     (["--lanes", "0"], r"--lanes must be an integer in 1\.\.64, not 0"),
     (["--lanes", "-1"], r"--lanes must be an integer in 1\.\.64, not -1"),
-    (["--lanes", "eight"], r"--lanes must be an integer, not 'eight'"),
+    (["--lanes", "eight"], r"argument --lanes: must be an integer, not 'eight'"),
     (["--format", "int32"], r"--format: invalid choice: 'int32'"),
     (["--frac-bits", "16", "--format", "int16"], r"--frac-bits must be an integer in 0\.\.15, not 16"),
-    (["--lanes", "16", "--max-features", "8"], r"--max-features \(8\) must be at least lanes \(16\)"),
-    (["--random", "20", "--features", "0"], r"--features must be a positive integer, not 0"),
+    (["--lanes", "16", "--max-features", "8"], r"--max-features \(8\) must be at least --lanes \(16\)"),
+    (["--random", "20", "--features", "0"], r"argument --features: must be a positive integer, not 0"),
+    (["--random", "20", "--features", "40"], r"--features \(40\) must be at most max_features \(--max-features\) = 32"),
+    (["--max-nodes", "65536", "--max-features", "1024", "--lanes", "1"],
+     r"lower --max-nodes, --max-edges or --max-features"),
     (["--random", "20", "--features", "33"],
-     r"33 features per node > max_features \(--max-features\) = 32"),
-    (["--random", "20", "--seed", "-1"], r"--seed must be a non-negative integer, not -1"),
+     r"--features \(33\) must be at most max_features \(--max-features\) = 32"),
+    (["--random", "20", "--seed", "-1"], r"argument --seed: must be a non-negative integer, not -1"),
+    (["--random", "20", "--op", "sum", "--op", "sum"], r"ops must not repeat .*, not sum twice"),
     (["--random", "1"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 1"),
     (["--random", "5000"], r"--random must be in 2\.\.max_nodes = 2\.\.4096 nodes, not 5000"),
     (["--dataset", "pubmed"], r"[Dd]ataset must be one of cora, citeseer, not 'pubmed'"),
@@ -316,8 +320,8 @@ def more_graph_cases(tmp_path):
             ["--op", "weighted", "--graph", write_graph(tmp_path / "weight.npz", ip, ix, weight=np.ones(19, int))],
             r"unknown array\(s\) weight; allowed: indptr, indices, x, weights"),
         "every limit at once": (
-            ["--max-nodes", "8", "--max-edges", "10", "--features", "40", "--graph",
-             write_graph(tmp_path / "all.npz", ip, ix)],
+            ["--max-nodes", "8", "--max-edges", "10", "--graph",
+             write_graph(tmp_path / "all.npz", ip, ix, x=np.zeros((20, 40), dtype=np.int64))],
             r"20 nodes > max_nodes \(--max-nodes\) = 8; 19 edges > max_edges \(--max-edges\) = 10; "
             r"40 features per node > max_features \(--max-features\) = 32"),
         "gcn weights need in-edges": (
@@ -326,6 +330,15 @@ def more_graph_cases(tmp_path):
         "--json is a directory": (
             ["--random", "20", "--json", tmp_path],
             r"--json must name a file, not the directory"),
+        "--build-dir is a file": (
+            ["--random", "20", "--build-dir", write_graph(tmp_path / "bfile.npz", [0], [])],
+            r"--build-dir must be a folder, not the file .*bfile\.npz"),
+        "--build-dir under a file": (
+            ["--random", "20", "--build-dir", write_graph(tmp_path / "bfile2.npz", [0], []) / "sub"],
+            r"--build-dir .*sub lies under .*bfile2\.npz, which is a file"),
+        "an array header declaring an absurd shape": (
+            ["--graph", huge_header(tmp_path / "huge.npz")],
+            r"Graph file .*huge\.npz: array 'indptr' declares shape \(100000000000,\)"),
         "--json under a file": (
             ["--random", "20", "--json", write_graph(tmp_path / "plain.npz", [0], []) / "out.json"],
             r"--json .*out\.json lies under .*plain\.npz, which is a file"),
@@ -334,17 +347,41 @@ def more_graph_cases(tmp_path):
 
 MORE_GRAPH_CASES = ["corrupt compressed member", "member with a bad CRC", "unknown key (weight for weights)",
                     "every limit at once", "gcn weights need in-edges", "--json is a directory",
-                    "--json under a file"]
+                    "--json under a file", "--build-dir is a file", "--build-dir under a file",
+                    "an array header declaring an absurd shape"]
+
+
+def huge_header(path):
+    """A graph .npz whose indptr member declares 10**11 elements (NumPy would try to allocate 745 GiB)."""
+    import io
+    import zipfile
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(header, {"descr": "<i8", "fortran_order": False,
+                                                  "shape": (100_000_000_000,)})
+    indices = io.BytesIO()
+    np.save(indices, np.arange(3))
+    with zipfile.ZipFile(path, "w") as z:
+        z.writestr("indptr.npy", header.getvalue())                 # the header alone, with its magic
+        z.writestr("indices.npy", indices.getvalue())
+    return path
 
 
 @pytest.mark.parametrize("case", MORE_GRAPH_CASES)
 def test_run_rejects_bad_input_found_by_review(no_build, capsys, tmp_path, case):
     """Faults found when the CLI was tried as a hostile user would: each is one line, exit 2, before any build."""
     args, match = more_graph_cases(tmp_path)[case]
-    status = pimgen("run", "gnn", *args, "--build-dir", no_build)
+    if "--build-dir" not in args:
+        args = [*args, "--build-dir", no_build]
+    status = pimgen("run", "gnn", *args)
     line = error_line(capsys)
     assert status == 2
     assert re.search(match, line), line
+
+
+def test_bench_out_is_a_file(no_build, capsys, tmp_path):
+    out = write_graph(tmp_path / "file.npz", [0], [])
+    assert pimgen("bench", "gnn", "--quick", "--out", out, "--build-dir", no_build) == 2
+    assert re.search(r"--out must be a folder, not the file", error_line(capsys))
 
 
 @pytest.mark.parametrize("failure, status, prefix", [
@@ -499,18 +536,20 @@ def test_run_graph_file_in_a_real_process(build_root, tmp_path):
     says where every part came from, progress lines appear on stderr, and the run gets its own directory."""
     ip, ix = chain_graph(30)
     rng = np.random.default_rng(1)
-    graph = write_graph(tmp_path / "g.npz", ip, ix, x=rng.integers(-500, 500, size=(30, 6)),
-                        weights=rng.integers(-1000, 1000, size=29))
+    graph = write_graph(tmp_path / "граф.npz", ip, ix, x=rng.integers(-500, 500, size=(30, 6)),
+                        weights=rng.integers(-1000, 1000, size=29))            # a name that is not ASCII
     proc = subprocess.run([sys.executable, "-m", "pimgen.cli", "run", "gnn", "--graph", str(graph), "--op", "weighted",
                            "--lanes", "4", "--format", "int16", "--build-dir", str(build_root)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"  graph: file {graph} (pimgen)" in proc.stdout
     assert f"  features: file {graph} (array x)" in proc.stdout
     assert f"  weights: file {graph} (array weights)" in proc.stdout
     assert "bit-exact match with the golden model: yes" in proc.stdout
-    assert re.search(r"g: loaded in [\d.]+ s", proc.stderr), proc.stderr
-    assert re.search(r"g: weighted done, \d+ cycles", proc.stderr), proc.stderr
-    assert re.search(r"run directory: .*/runs/\d{8}-\d{6}-g-", proc.stdout), proc.stdout
+    assert re.search(r"граф: loaded in [\d.]+ s", proc.stderr), proc.stderr
+    assert re.search(r"граф: weighted done, \d+ cycles", proc.stderr), proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert re.search(r"run directory: .*/runs/\d{8}-\d{6}-run-", proc.stdout), proc.stdout
 
 
 def test_two_runs_at_once_on_one_model(build_root, tmp_path):

@@ -29,7 +29,8 @@ CONFIG = GnnConfig(lanes=4, format="int16", max_nodes=64, max_edges=256, max_fea
 
 
 class MemoryBackend(Backend):
-    """Word-addressed dictionary; records writes in order. ``done_after`` makes STATUS read done (with ``error``)."""
+    """Word-addressed dictionary; records writes in order. STATUS reads done (with error code ``error``) right
+    after a write of CTRL.start."""
 
     def __init__(self, words=None):
         self.words = dict(words or {})

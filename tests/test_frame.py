@@ -123,6 +123,7 @@ def test_mini_engine_frame_in_amaranth():
         got = [await bus_read(ctx, dut.bus, data + i) for i in range(len(values))]
         assert got == [(v + i) % 256 for i, v in enumerate(values)]
         assert await bus_read(ctx, dut.bus, regs["CNT_OPS"]) == 2 * len(values)
+        assert [await bus_read(ctx, dut.bus, regs[f"CNT_PARITY[{i}]"]) for i in (0, 1)] == [3, 3]
         assert await bus_read(ctx, dut.bus, regs["STATUS"]) >> 10 & 1 == 0       # no dropped access
 
     run_sim(dut, tb)
@@ -165,9 +166,13 @@ def test_register_array_in_the_map_and_on_the_bus():
 
 
 def test_counter_array_in_manifest():
-    """A counter array becomes a register array in the manifest, read back by the driver as a list."""
+    """A counter array becomes a register array in the manifest (read back by the driver as a list: see
+    tests/test_mini_engine.py), and a counter adding 2 says so."""
     m = Manifest(manifest_for(MiniConfig()))
     assert m.counters["ops"]["max_increment"] == 2
+    array = m.array("CNT_PARITY")
+    assert array.count == 2 and [e.name for e in array.elements] == ["CNT_PARITY[0]", "CNT_PARITY[1]"]
+    assert array[1].addr == array[0].addr + 1
     assert m.window("inbox").kind == "fifo" and m.window("inbox").direction == "in"
     assert m.window("data").kind == "memory"
 
@@ -231,8 +236,10 @@ def test_decoder_checks_windows(adds, match):
 
 
 def test_decoder_checks_address_width():
-    with pytest.raises(TypeError, match=r"Address width must be an integer in 0\.\.32, not 40"):
+    with pytest.raises(ValueError, match=r"Address width must be an integer in 0\.\.32, not 40"):
         BusDecoder(40)
+    with pytest.raises(TypeError, match=r"Address width must be an integer in 0\.\.32, not '8'"):
+        BusDecoder("8")
 
 
 def test_decoder_explicit_base():

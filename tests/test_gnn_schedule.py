@@ -15,6 +15,7 @@ import pytest
 from amaranth.hdl import Elaboratable, Module, unsigned
 from amaranth.lib.memory import Memory
 
+from hw.gnn.codes import GnnOp
 from hw.gnn.engine import GnnEngine
 from hw.gnn.schedule import EdgeSequencer, RowReader
 from pimgen.gnn.config import GnnConfig
@@ -347,9 +348,9 @@ ENGINE_CFGS = {
 #: docs/gnn.md: 5 cycles before the first item, 7 after the last; 5 stall cycles at start-up.
 RUN_OVERHEAD = 12
 STARTUP_STALL = 5
-#: OP codes, CTRL and STATUS fields (docs/gnn.md and hw/common/engine.py: OP 0 sum, 1 mean, 2 max, 3 weighted;
-#: CTRL.start bit 0; STATUS busy bit 0, done bit 1, error bits 2..9).
-OP_CODES = {"sum": 0, "mean": 1, "max": 2, "weighted": 3}
+#: OP codes from the engine's enum; CTRL and STATUS bits written out (hw/common/engine.py: CTRL.start bit 0;
+#: STATUS busy bit 0, done bit 1, error bits 2..9).
+OP_CODES = {op.name.lower(): op.value for op in GnnOp}
 CTRL_START = 1 << 0
 STATUS_DONE = 1 << 1
 #: Written into the result window before every run; no expected output equals it.

@@ -36,7 +36,10 @@ def test_generate_through_the_cli(tmp_path, capsys):
     assert manifest["engine"] == "mini" and manifest["top"] == CONFIG.top_name
     kinds = {w["name"]: w["kind"] for w in manifest["windows"]}
     assert kinds == {"data": "memory", "inbox": "fifo"}
-    assert {c["name"]: c["max_increment"] for c in manifest["counters"]} == {"cycles": 1, "ops": 2}
+    assert {c["name"]: (c["max_increment"], c["count"]) for c in manifest["counters"]} == \
+        {"cycles": (1, None), "ops": (2, None), "parity": (1, 2)}
+    parity = next(r for r in manifest["registers"] if r["name"] == "CNT_PARITY")
+    assert (parity["kind"], parity["count"]) == ("array", 2)
     assert "inbox | fifo" in (out / "registers.md").read_text()
 
 
@@ -52,6 +55,7 @@ def test_simulated_through_the_driver_job_loop(build_root):
         for run in result.runs.values():
             assert run.outputs["data"].tolist() == expected(job.values, 12)
             assert run.counters["ops"] == 2 * len(job.values)          # +2 per element, in one cycle
+            assert run.counters["parity"] == [(len(job.values) + 1) // 2, len(job.values) // 2]   # an array
             assert run.counters["cycles"] >= len(job.values)
 
 
@@ -96,8 +100,10 @@ def test_editing_one_engine_keeps_the_other_engines_key(copied_sources):
     (gnn_dir / "engine.py").write_text((gnn_dir / "engine.py").read_text() + "\n# edited\n")
     assert design_hash(CONFIG) == before[0]
     assert design_hash(gnn_cfg) != before[1]
+    after_gnn_edit = design_hash(gnn_cfg)
     mini_dir = next(p for p in copied_sources["mini"] if p.name == "mini_engine")
     (mini_dir / "hw.py").write_text((mini_dir / "hw.py").read_text() + "\n# edited\n")
     assert design_hash(CONFIG) != before[0]
+    assert design_hash(gnn_cfg) == after_gnn_edit                # and the reverse
     common = next(p for p in copied_sources["gnn"] if p.name == "common")
     assert common in copied_sources["mini"]

@@ -18,9 +18,9 @@ from amaranth.hdl import Const, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["BusSignature", "BusDecoder", "DATA_WIDTH"]
+from pimgen.layout import DATA_WIDTH
 
-DATA_WIDTH = 32
+__all__ = ["BusSignature", "BusDecoder", "DATA_WIDTH"]
 
 
 class BusSignature(wiring.Signature):
@@ -43,8 +43,10 @@ class BusSignature(wiring.Signature):
     """
 
     def __init__(self, addr_width):
-        if not isinstance(addr_width, int) or addr_width < 0:
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int):
             raise TypeError(f"Address width must be a non-negative integer, not {addr_width!r}")
+        if addr_width < 0:
+            raise ValueError(f"Address width must be a non-negative integer, not {addr_width}")
         self._addr_width = addr_width
         super().__init__({
             "addr":   Out(max(addr_width, 1)),
@@ -89,8 +91,10 @@ class BusDecoder(wiring.Component):
     """
 
     def __init__(self, addr_width):
-        if isinstance(addr_width, bool) or not isinstance(addr_width, int) or not 0 <= addr_width <= 32:
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int):
             raise TypeError(f"Address width must be an integer in 0..32, not {addr_width!r}")
+        if not 0 <= addr_width <= 32:
+            raise ValueError(f"Address width must be an integer in 0..32, not {addr_width}")
         self._addr_width = addr_width
         self._windows = []  # (name, base, size_bits, bus)
         self._next_free = 0
@@ -111,8 +115,10 @@ class BusDecoder(wiring.Component):
             raise ValueError(f"Window name must be an identifier, not {name!r}")
         if any(name == other for other, *_ in self._windows):
             raise ValueError(f"Window name must be unique, not {name!r} a second time")
-        if isinstance(addr_width, bool) or not isinstance(addr_width, int) or addr_width < 0:
+        if isinstance(addr_width, bool) or not isinstance(addr_width, int):
             raise TypeError(f"Window {name!r} address width must be a non-negative integer, not {addr_width!r}")
+        if addr_width < 0:
+            raise ValueError(f"Window {name!r} address width must be a non-negative integer, not {addr_width}")
         size = 1 << addr_width
         if base is None:
             base = -(-self._next_free // size) * size

@@ -59,7 +59,9 @@ class Counter:
     """
 
     def __init__(self, name, doc, *, max_increment=1, count=None):
-        if not isinstance(name, str) or not name.isidentifier() or name != name.lower():
+        if not isinstance(name, str):
+            raise TypeError(f"Counter name must be a lower-case identifier, not {name!r}")
+        if not name.isidentifier() or name != name.lower():
             raise ValueError(f"Counter name must be a lower-case identifier, not {name!r}")
         if isinstance(max_increment, bool) or not isinstance(max_increment, int) or max_increment < 1:
             raise ValueError(f"Counter {name!r} max_increment must be a positive integer, not {max_increment!r}")
@@ -168,8 +170,9 @@ class EngineComponent(wiring.Component):
         if not isinstance(registers, (list, tuple)) or \
                 not all(isinstance(r, (Register, RegisterArray)) for r in registers):
             raise TypeError(f"Registers must be a list of Register or RegisterArray, not {registers!r}")
-        if not isinstance(counters, (list, tuple)):
-            raise TypeError(f"Counters must be a list of Counter, not {counters!r}")
+        if not isinstance(counters, (list, tuple)) or \
+                not all(isinstance(c, Counter) or (isinstance(c, tuple) and len(c) == 2) for c in counters):
+            raise TypeError(f"Counters must be a list of Counter or (name, doc), not {counters!r}")
         counters = [c if isinstance(c, Counter) else Counter(*c) for c in counters]
         if not isinstance(windows, dict):
             raise TypeError(f"Windows must be a dict of name -> WindowedMemory or StreamWindow, not {windows!r}")
@@ -181,8 +184,9 @@ class EngineComponent(wiring.Component):
                                  f"not {name!r}")
             if not isinstance(window, (WindowedMemory, StreamWindow)):
                 raise TypeError(f"Window {name!r} must be a WindowedMemory or StreamWindow, not {window!r}")
-        errors = dict(errors or {})
+        errors = {} if errors is None else errors
         _check_errors(errors)
+        errors = dict(errors)
 
         self.config = config
         self.errors = errors
@@ -232,10 +236,6 @@ class EngineComponent(wiring.Component):
     @property
     def addr_width(self):
         return self.signature.members["bus"].signature.addr_width
-
-    @property
-    def counter_names(self):
-        return [c.name for c in self.counters]
 
     def window_base(self, name):
         return self._window_buses[name][0]

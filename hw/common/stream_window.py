@@ -13,6 +13,9 @@ __all__ = ["StreamWindow", "STREAM_DATA", "STREAM_STATUS"]
 #: Word offsets inside a stream window.
 STREAM_DATA = 0
 STREAM_STATUS = 1
+#: Width of the level field of the STATUS word, and so the largest FIFO depth.
+STATUS_BITS = 16
+STATUS_MAX = (1 << STATUS_BITS) - 1
 
 
 class StreamWindow(wiring.Component):
@@ -27,7 +30,7 @@ class StreamWindow(wiring.Component):
                (sign-extended when signed). A write to a full input FIFO or a read from an empty output FIFO is
                dropped (a read returns 0) and pulses ``dropped``, which the engine frame latches in
                ``STATUS.bus_error``.
-    1 (STATUS) bits [15:0]: ``"in"``: free entries; ``"out"``: entries waiting. Writes are ignored.
+    1 (STATUS) bits [STATUS_BITS-1:0]: ``"in"``: free entries; ``"out"``: entries waiting. Writes are ignored.
     =========  ========================================================================================================
 
     The window is never owned by the engine: the host may use it while a run is in progress. ``flush`` empties the
@@ -38,7 +41,7 @@ class StreamWindow(wiring.Component):
     shape : Shape
         Element shape, at most 32 bits.
     depth : int
-        FIFO entries (1..65535).
+        FIFO entries (1..:data:`STATUS_MAX`).
     direction : str
         ``"in"`` (host to engine) or ``"out"`` (engine to host).
 
@@ -59,8 +62,10 @@ class StreamWindow(wiring.Component):
         shape = Shape.cast(shape)
         if shape.width > DATA_WIDTH:
             raise ValueError(f"Element width must be at most {DATA_WIDTH} bits, not {shape.width}")
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= 0xFFFF:
-            raise ValueError(f"Depth must be an integer in 1..65535, not {depth!r}")
+        if isinstance(depth, bool) or not isinstance(depth, int):
+            raise TypeError(f"Depth must be an integer in 1..{STATUS_MAX}, not {depth!r}")
+        if not 1 <= depth <= STATUS_MAX:
+            raise ValueError(f"Depth must be an integer in 1..{STATUS_MAX}, not {depth}")
         if direction not in ("in", "out"):
             raise ValueError(f"Direction must be 'in' or 'out', not {direction!r}")
         self._shape = shape
@@ -90,7 +95,7 @@ class StreamWindow(wiring.Component):
         """JSON-ready description for the manifest (kind ``fifo``)."""
         return {"kind": "fifo", "direction": self._direction, "element_bits": self._shape.width,
                 "signed": self._shape.signed, "depth": self._depth, "data_offset": STREAM_DATA,
-                "status_offset": STREAM_STATUS, "status_bits": 16}
+                "status_offset": STREAM_STATUS, "status_bits": STATUS_BITS}
 
     def elaborate(self, platform):
         m = Module()
@@ -105,7 +110,7 @@ class StreamWindow(wiring.Component):
         m.d.sync += [pending.eq(read), pending_data.eq(at_data)]
         m.d.comb += self.bus.ack.eq(self.bus.w_en | pending)
 
-        level = Signal(16)
+        level = Signal(STATUS_BITS)
         answer = Signal(DATA_WIDTH)                 # what a read in progress returns
         if self._direction == "in":
             push = self.bus.w_en & at_data

@@ -69,10 +69,11 @@ class WindowedMemory(wiring.Component):
         shape = Shape.cast(shape)
         if shape.width > DATA_WIDTH:
             raise ValueError(f"Element width {shape.width} is wider than the {DATA_WIDTH}-bit bus")
-        if not isinstance(depth, int) or depth < 1:
-            raise ValueError(f"Depth must be a positive integer, not {depth!r}")
-        if not isinstance(banks, int) or banks < 1:
-            raise ValueError(f"Banks must be a positive integer, not {banks!r}")
+        for what, value in (("Depth", depth), ("Banks", banks)):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise TypeError(f"{what} must be a positive integer, not {value!r}")
+            if value < 1:
+                raise ValueError(f"{what} must be a positive integer, not {value}")
         default = WindowLayout([("index", depth * banks)], element_bits=shape.width, signed=shape.signed,
                                banks=banks, banked="index", packed=packed)
         if layout is None:

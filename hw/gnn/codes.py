@@ -11,7 +11,7 @@ __all__ = ["GnnOp", "GnnError", "GNN_ERROR_MEANINGS"]
 
 class GnnOp(enum.Enum, shape=2):
     """Aggregation op; member names are the upper-case op names of :data:`pimgen.gnn.config.GNN_OPS`, in order
-    (tests/test_gnn_codes.py checks it)."""
+    (tests/test_frame.py checks it)."""
     SUM = 0
     MEAN = 1
     MAX = 2

@@ -18,10 +18,12 @@ from ..common.window import WindowedMemory
 from .codes import GNN_ERROR_MEANINGS, GnnError, GnnOp
 from .schedule import EdgeSequencer, RowReader, row_layout
 
-__all__ = ["GnnEngine", "PIPELINE_DEPTH", "feature_layout"]
+__all__ = ["GnnEngine", "feature_layout", "ROW_FIFO_DEPTH"]
 
-#: Pipeline stages after the sequencer: index read, feature read, term, accumulate, finalise (2), write.
-PIPELINE_DEPTH = 6
+#: Row descriptors prefetched ahead of the sequencer. A row of one item per group needs a new descriptor every cycle;
+#: the row reader delivers one per cycle after a start-up of 3, so 4 entries cover the start-up and keep the
+#: sequencer fed (the cycle counts in docs/gnn.md are measured with this depth).
+ROW_FIFO_DEPTH = 4
 
 
 def mean_reciprocals(config):
@@ -133,7 +135,7 @@ class GnnEngine(EngineComponent):
 
         # Schedule: row descriptors -> FIFO -> sequencer.
         m.submodules.rows = rows = RowReader(cfg)
-        fifo = SyncFIFOBuffered(width=row_layout(cfg).size, depth=4)
+        fifo = SyncFIFOBuffered(width=row_layout(cfg).size, depth=ROW_FIFO_DEPTH)
         m.submodules.row_fifo = ResetInserter(abort | self.start)(fifo)
         m.submodules.sequencer = seq = EdgeSequencer(cfg)
         m.d.comb += [

@@ -9,6 +9,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from ..outputs import write_output_file
 from ..session import execute
 from .config import GNN_OPS, GnnConfig
 from .report import bench_table, check_job, print_rows
@@ -22,8 +23,9 @@ def add_run_arguments(parser, option_types):
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--dataset", help="a shipped graph: cora or citeseer (default: cora)")
     src.add_argument("--graph", type=Path,
-                     help=".npz with indptr, indices [, x (feature codes; then --features is ignored), "
-                          "weights (codes, for --op weighted)]; any other array is an error")
+                     help="a graph file: pimgen's .npz (indptr, indices [, x feature codes, weights codes]), a "
+                          "scipy.sparse.save_npz matrix (rows = destinations; values = weights), or an edge_index "
+                          "(2 x E, sources then targets; .npy, or .npz with edge_index [, num_nodes, x])")
     src.add_argument("--random", type=option_types.positive("--random"), metavar="N",
                      help="a random power-law graph with N nodes")
     parser.add_argument("--features", type=option_types.positive("--features"), default=16, metavar="F",
@@ -47,7 +49,6 @@ def run(config, args, console):
                              features=args.features, self_loops=args.self_loops, seed=args.seed,
                              need_weights="weighted" in ops)
     job = _job(workload, ops)
-    job.validate(config)                                  # before any build
     with console.status(f"building {config.top_name} (lanes={config.lanes}, {config.format})"):
         session = execute(config, [job], backend=args.backend, build_root=args.build_dir, waves=args.waves,
                           log=console.log, progress=console.log)
@@ -56,11 +57,11 @@ def run(config, args, console):
     for r in rows:
         r.update(build_seconds=session.build_seconds, build_cached=session.build_cached, top=session.top,
                  verilog=session.verilog, backend=session.backend)
+    if args.json:                                     # before the report: a closed stdout must not lose it
+        write_output_file(args.json, json.dumps(rows, indent=2) + "\n", "--json")
     print_rows(config, workload, rows, session)
     if args.waves:
         print(f"waves: {Path(session.run_dir) / 'dump.vcd'}")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
     return 0 if all(r["bit_exact"] for r in rows) else 1
 
 

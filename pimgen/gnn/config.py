@@ -79,11 +79,6 @@ class GnnConfig(EngineConfig):
         return -(-self.max_features // self.lanes)
 
     @property
-    def lane_bits(self):
-        """Address bits that select a lane inside a feature word of the memory window."""
-        return ceil_log2(self.lanes)
-
-    @property
     def feature_words(self):
         """Depth of each feature memory bank: max_nodes * groups_max."""
         return self.max_nodes * self.groups_max

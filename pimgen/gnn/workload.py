@@ -4,26 +4,16 @@ A :class:`Workload` says where each of its parts came from (a file, a dataset pr
 numbers), and the run report prints it, so that a run never substitutes data silently.
 """
 
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
+from .graph_files import load_graph_file
 from .inputs import CsrGraph
 
-__all__ = ["Workload", "make_workload", "load_graph_file", "GRAPH_FILE_KEYS"]
-
-#: Arrays a graph .npz may hold, and what each is.
-GRAPH_FILE_KEYS = {
-    "indptr": "row offsets (N + 1 integers)",
-    "indices": "source node of every edge (integers)",
-    "x": "feature codes X[N, F] (integers of the format)",
-    "weights": "edge weight codes, one per edge (for --op weighted)",
-}
-
+__all__ = ["Workload", "make_workload"]
 
 @dataclass
 class Workload:
@@ -35,45 +25,6 @@ class Workload:
     sources: dict = field(default_factory=dict)   # part -> where it came from, for the report
 
 
-def load_graph_file(path):
-    """Read a graph .npz: ``(graph, x or None, weights or None)``.
-
-    Raises InputError, naming the file, for a missing or unreadable file, a single array instead of an archive, an
-    unknown array name (only :data:`GRAPH_FILE_KEYS` are allowed, so a misspelt ``weight`` is never ignored), a
-    corrupt member, or a malformed CSR.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"Graph file {path} does not exist" if not path.exists() else
-                         f"Graph file {path} is not a file")
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise InputError(f"Graph file {path} is not a readable .npz ({exc})") from None
-    if not isinstance(data, np.lib.npyio.NpzFile):
-        raise InputError(f"Graph file {path} holds a single array; it must be an .npz with indptr and indices")
-    with data:
-        unknown = sorted(set(data.files) - set(GRAPH_FILE_KEYS))
-        if unknown:
-            raise InputError(f"Graph file {path} has the unknown array(s) {', '.join(unknown)}; allowed: "
-                             f"{', '.join(GRAPH_FILE_KEYS)}")
-        missing = [k for k in ("indptr", "indices") if k not in data.files]
-        if missing:
-            raise InputError(f"Graph file {path} lacks the array(s) {', '.join(missing)}; "
-                             "it needs indptr and indices (and may have x, weights)")
-        arrays = {}
-        for key in data.files:
-            try:
-                arrays[key] = data[key]
-            except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-                raise InputError(f"Graph file {path}: array {key!r} is corrupt ({exc})") from None
-    try:
-        graph = CsrGraph(arrays["indptr"], arrays["indices"])
-    except InputError as exc:
-        raise InputError(f"Graph file {path}: {exc}") from None
-    return graph, arrays.get("x"), arrays.get("weights")
-
-
 def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, features=16, self_loops=False,
                   seed=0, need_weights=False):
     """Build and validate a workload from a shipped dataset, an .npz file or a random graph.
@@ -82,7 +33,8 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
     ----------
     config : GnnConfig
     dataset, graph_file, random_nodes
-        At most one: a dataset name, a graph .npz path, or a node count for a random power-law graph
+        At most one: a dataset name, a graph file (:func:`pimgen.gnn.graph_files.load_graph_file`: pimgen's .npz,
+        a ``scipy.sparse.save_npz`` matrix or an ``edge_index``), or a node count for a random power-law graph
         (default: the Cora dataset).
     features : int
         Features per node for datasets and random graphs (a file's ``x`` wins).
@@ -99,19 +51,22 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
 
     if isinstance(features, bool) or not isinstance(features, int) or features < 1:
         raise InputError(f"--features must be a positive integer, not {features!r}")
+    if features > config.max_features:         # before any features are made: a huge F would exhaust memory
+        raise InputError(f"--features ({features}) must be at most max_features (--max-features) = "
+                         f"{config.max_features}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be a non-negative integer, not {seed!r}")
     rng = np.random.default_rng(seed)
     x = weights = None
     sources = {}
     if graph_file is not None:
-        graph, x, weights = load_graph_file(graph_file)
+        graph, x, weights, kind = load_graph_file(graph_file)
         name = Path(graph_file).stem
-        sources["graph"] = f"file {graph_file}"
+        sources["graph"] = f"file {graph_file} ({kind})"
         if x is not None:
             sources["features"] = f"file {graph_file} (array x)"
         if weights is not None:
-            sources["weights"] = f"file {graph_file} (array weights)"
+            sources["weights"] = f"file {graph_file} ({'matrix values' if kind == 'scipy' else 'array weights'})"
     elif random_nodes is not None:
         if isinstance(random_nodes, bool) or not isinstance(random_nodes, int) or \
                 not 2 <= random_nodes <= config.max_nodes:

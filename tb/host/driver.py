@@ -7,6 +7,7 @@ once, and works the same over the simulated bus and over a board's UART. Plain P
 SciPy, no golden model.
 """
 
+import os
 import time
 
 import numpy as np
@@ -69,8 +70,10 @@ class EngineDriver:
     def __init__(self, backend, manifest, progress=None):
         if not isinstance(backend, Backend):
             raise InputTypeError(f"Backend must be a tb.host.backend.Backend, not {backend!r}")
-        if not isinstance(manifest, Manifest):
+        if isinstance(manifest, (str, os.PathLike)):
             manifest = Manifest.load(manifest)
+        elif not isinstance(manifest, Manifest):
+            raise InputTypeError(f"Manifest must be a Manifest or the path of manifest.json, not {manifest!r}")
         if self.engine is not None and manifest.engine != self.engine:
             raise EngineMismatch(f"{type(self).__name__} drives the {self.engine} engine, "
                                  f"but the manifest is for {manifest.engine}")

@@ -43,6 +43,10 @@ class GnnJob(Job):
         if not isinstance(self.ops, (list, tuple)) or not self.ops:
             raise InputError(f"Job ops must be an op name or a non-empty sequence of them, not {self.ops!r}")
         self.ops = tuple(check_op(op) for op in self.ops)
+        repeated = sorted({op for op in self.ops if self.ops.count(op) > 1})
+        if repeated:
+            raise InputError(f"Job ops must not repeat (each op's result is kept once), not {', '.join(repeated)} "
+                             "twice")
         if self.weights is None:
             self.weights = self.graph.weights
         if self.weights is not None:
@@ -106,6 +110,9 @@ class GnnDriver(EngineDriver):
     engine = "gnn"
     config_cls = GnnConfig
     job_cls = GnnJob
+    #: A run that takes this many times its item count (plus the fixed part) is hung, not slow.
+    TIMEOUT_MARGIN = 4
+    TIMEOUT_FIXED = 1000
 
     def __init__(self, backend, manifest, progress=None):
         super().__init__(backend, manifest, progress)
@@ -114,6 +121,7 @@ class GnnDriver(EngineDriver):
         self.num_features = None
         self.feature_rows = None
         self.result_op = None          # op of the last completed run on the loaded inputs, None if there is none
+        self._next_op = None           # op of the run whose registers are set
 
     # Step by step
 
@@ -172,14 +180,22 @@ class GnnDriver(EngineDriver):
             raise DriverStateError("The weighted op needs edge weights: pass weights to load_graph "
                                    "(or a weighted graph)")
         check_fits(self.config, self.graph, self.num_features, op)
-        await self.write_reg("NUM_NODES", value=self.graph.num_nodes)
-        await self.write_reg("NUM_FEATURES", value=self.num_features)
-        await self.write_reg("OP", code=op)
+        await self._set_run(self.graph.num_nodes, self.num_features, op)
         if timeout_cycles is None:
             timeout_cycles = self._timeout(self.graph, self.num_features)
+        return await self.run(timeout_cycles)
+
+    async def _set_run(self, num_nodes, num_features, op):
+        """The registers of one run; the result of the last run is gone from here on."""
         self.result_op = None
-        counters = await self.run(timeout_cycles)
-        self.result_op = op
+        self._next_op = op
+        await self.write_reg("NUM_NODES", value=num_nodes)
+        await self.write_reg("NUM_FEATURES", value=num_features)
+        await self.write_reg("OP", code=op)
+
+    async def finish_run(self, timeout_cycles=EngineDriver.DEFAULT_TIMEOUT_CYCLES):
+        counters = await super().finish_run(timeout_cycles)
+        self.result_op = self._next_op
         return counters
 
     async def read_result(self):
@@ -191,8 +207,10 @@ class GnnDriver(EngineDriver):
         return await self.read_window("result", node=np.arange(n)[:, None], feature=np.arange(f)[None, :])
 
     def _timeout(self, graph, num_features):
+        """Cycles a run may take: :data:`TIMEOUT_MARGIN` times the items it issues (one per edge or empty row and
+        feature group, docs/gnn.md), plus :data:`TIMEOUT_FIXED` for start-up and drain."""
         groups = -(-num_features // self.config.lanes)
-        return 1000 + 4 * groups * (graph.nnz + graph.num_nodes)
+        return self.TIMEOUT_FIXED + self.TIMEOUT_MARGIN * groups * (graph.nnz + graph.num_nodes)
 
     # The job loop's steps
 
@@ -201,14 +219,10 @@ class GnnDriver(EngineDriver):
         await self.load_features(job.x)
 
     async def prepare(self, job, run):
-        self.result_op = None
-        await self.write_reg("NUM_NODES", value=job.graph.num_nodes)
-        await self.write_reg("NUM_FEATURES", value=job.x.shape[1])
-        await self.write_reg("OP", code=run)
+        await self._set_run(job.graph.num_nodes, job.x.shape[1], run)
 
     def timeout_cycles(self, job, run):
         return self._timeout(job.graph, job.x.shape[1])
 
     async def read_outputs(self, job, run):
-        self.result_op = run
         return {"y": await self.read_result()}

@@ -5,18 +5,18 @@ Plain Python and NumPy: a board host needs nothing else.
 """
 
 import json
+import numbers
 from pathlib import Path
 
 import numpy as np
 
-from pimgen.errors import InputError
+from pimgen.config import MANIFEST_VERSION
+from pimgen.errors import InputError, InputTypeError
 from pimgen.layout import WindowLayout
 
 __all__ = ["Manifest", "RegisterInfo", "RegisterArrayInfo", "FieldInfo", "WindowInfo", "FifoInfo",
            "ManifestError", "MANIFEST_VERSION"]
 
-#: The manifest format this code reads (rtl_gen.generate writes the same number).
-MANIFEST_VERSION = 2
 
 
 class ManifestError(InputError):
@@ -33,7 +33,6 @@ class FieldInfo:
         self.access = d["access"]
         self.init = d.get("init", 0)
         self.enum = dict(d.get("enum", {}))
-        self.mask = ((1 << self.width) - 1) << self.lsb
 
     def extract(self, word):
         return (word >> self.lsb) & ((1 << self.width) - 1)
@@ -46,6 +45,9 @@ class FieldInfo:
             except KeyError:
                 raise InputError(f"Field {self.name!r} takes one of {', '.join(self.enum) or 'no names'}, "
                                  f"not {value!r}") from None
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+            raise InputTypeError(f"Field {self.name!r} takes an integer"
+                                 + (f" or one of {', '.join(self.enum)}" if self.enum else "") + f", not {value!r}")
         return int(value)
 
     def insert(self, value):
@@ -109,7 +111,11 @@ class WindowInfo:
 
     def locate(self, **indices):
         """``(bus offsets, lsbs)`` of the elements at ``indices`` (see :meth:`WindowLayout.locate`), flattened."""
-        grids = np.broadcast_arrays(*(np.asarray(v, dtype=np.int64) for v in indices.values()))
+        arrays = [np.asarray(v) for v in indices.values()]
+        for name, arr in zip(indices, arrays):
+            if not np.issubdtype(arr.dtype, np.integer):
+                raise InputTypeError(f"Index {name} of window {self.name!r} must be integers, not {arr.dtype}")
+        grids = np.broadcast_arrays(*(arr.astype(np.int64) for arr in arrays))
         offsets, lsbs = self.layout.locate(**dict(zip(indices, grids)))
         return np.ravel(offsets), np.ravel(np.broadcast_to(lsbs, np.shape(offsets)))
 
@@ -178,9 +184,20 @@ class Manifest:
     """Parsed manifest.json of one generated engine."""
 
     def __init__(self, data):
+        if not isinstance(data, dict):
+            raise ManifestError(f"A manifest must be a JSON object, not {type(data).__name__}")
         if data.get("manifest_version") != MANIFEST_VERSION:
             raise ManifestError(f"Manifest version must be {MANIFEST_VERSION}, not {data.get('manifest_version')!r}: "
                                 "regenerate it with this pimgen (`pimgen generate`)")
+        try:
+            self._parse(data)
+        except ManifestError:
+            raise
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ManifestError(f"Manifest of {data.get('top', 'an engine')!r} is malformed "
+                                f"({type(exc).__name__}: {exc})") from None
+
+    def _parse(self, data):
         self.data = data
         self.engine = data["engine"]
         self.top = data["top"]
@@ -189,6 +206,8 @@ class Manifest:
         self.version = tuple(data["version"])
         self.engine_code = data["engine_code"]
         self.clock_hz = data["clock_hz"]
+        if isinstance(self.clock_hz, bool) or not isinstance(self.clock_hz, (int, float)) or not self.clock_hz > 0:
+            raise ManifestError(f"Manifest clock_hz must be a positive number, not {self.clock_hz!r}")
         self.errors = {int(k): v for k, v in data.get("errors", {}).items()}
         self.counters = {c["name"]: c for c in data.get("counters", [])}
         self.registers = {}
@@ -214,7 +233,9 @@ class Manifest:
             return cls(json.loads(path.read_text()))
         except FileNotFoundError:
             raise ManifestError(f"No manifest at {path}: run `pimgen generate` first") from None
-        except (json.JSONDecodeError, UnicodeDecodeError, KeyError) as exc:
+        except IsADirectoryError:
+            raise ManifestError(f"No manifest at {path}: run `pimgen generate` first") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ManifestError(f"Manifest {path} is not a pimgen manifest ({exc})") from None
 
     def reg(self, name):

@@ -1,6 +1,6 @@
 """Gateware of the test-only engine."""
 
-from amaranth.hdl import Signal, unsigned
+from amaranth.hdl import Mux, Signal, unsigned
 from amaranth.lib import enum
 from amaranth.utils import ceil_log2
 
@@ -17,13 +17,15 @@ class MiniError(enum.Enum, shape=8):
 
 class MiniEngine(EngineComponent):
     """Pops ``COUNT`` elements ``v_i`` from the ``inbox`` FIFO window and writes ``v_i + i`` (wrapping) to word ``i`` of
-    the ``data`` window; an empty FIFO stalls it. Counters: ``cycles`` (busy cycles), ``ops`` (+2 per element).
-    ``COUNT`` above the memory depth is error ``count``."""
+    the ``data`` window; an empty FIFO stalls it. Counters: ``cycles`` (busy cycles), ``ops`` (+2 per element),
+    ``parity`` (an array of two: elements at even and at odd ``i``). ``COUNT`` above the memory depth is error
+    ``count``."""
 
     def __init__(self, config):
         registers = [Register("COUNT", [Field("value", ceil_log2(config.depth + 2), Access.RW)], "elements")]
         counters = [Counter("cycles", "busy cycles"),
-                    Counter("ops", "two per element moved", max_increment=2)]
+                    Counter("ops", "two per element moved", max_increment=2),
+                    Counter("parity", "elements moved at even and at odd positions", count=2)]
         windows = {
             "data": WindowedMemory(unsigned(config.width), config.depth, engine_write=True),
             "inbox": StreamWindow(unsigned(config.width), config.fifo_depth, "in"),
@@ -46,7 +48,9 @@ class MiniEngine(EngineComponent):
             data.wr_data[0].eq(inbox.payload + index),
             data.wr_en.eq(take),
             self.counter_inc["cycles"].eq(self.busy),
-            self.counter_inc["ops"].eq(take * 2),
+            self.counter_inc["ops"].eq(Mux(take, 2, 0)),
+            self.counter_inc["parity"][0].eq(take & ~index[0]),
+            self.counter_inc["parity"][1].eq(take & index[0]),
         ]
         failed = Signal()
         m.d.sync += failed.eq(self.start & bad)
@@ -61,6 +65,6 @@ class MiniEngine(EngineComponent):
             m.d.sync += self.busy.eq(0)
         m.d.comb += [
             self.finish.eq(done | failed),
-            self.error.eq(failed * MiniError.COUNT.value),
+            self.error.eq(Mux(failed, MiniError.COUNT, MiniError.NONE)),
         ]
         return m
