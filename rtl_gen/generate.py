@@ -155,7 +155,7 @@ def register_map_markdown(manifest):
 
 
 #: An ``initial`` block that only zeroes one host-loaded memory bank (see hw.common.window.HOST_BANK_PREFIX).
-_ZERO_INIT = re.compile(rf"  initial begin\n    ({HOST_BANK_PREFIX}\d+) ?\[\d+\] = \d+'h0+;\n"
+_ZERO_INIT = re.compile(rf"  initial begin\n    ({HOST_BANK_PREFIX}[0-9_]+) ?\[\d+\] = \d+'h0+;\n"
                         r"(?:    \1 ?\[\d+\] = \d+'h0+;\n)*  end\n")
 
 

@@ -159,7 +159,10 @@ def test_generate_lint_clean(tmp_path_factory, fmt, lanes):
     # The smallest memories: one-word windows, one feature group (no zero-width vectors).
     ["--lanes", "1", "--format", "int8", "--max-nodes", "2", "--max-edges", "1", "--max-features", "1",
      "--max-degree", "1"],
-], ids=["limits-at-field-max", "widest", "smallest"])
+    # Several processing elements, a count that is not a power of two.
+    ["--pes", "3", "--lanes", "2", "--max-nodes", "16", "--max-edges", "64", "--max-features", "4",
+     "--max-degree", "8"],
+], ids=["limits-at-field-max", "widest", "smallest", "three-pes"])
 def test_generate_lint_clean_at_odd_sizes(tmp_path, capsys, options):
     status = main(["generate", "gnn", *options, "--out", str(tmp_path), "--lint"])
     captured = capsys.readouterr()

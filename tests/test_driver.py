@@ -21,9 +21,9 @@ from tb.host.gnn import GnnDriver, GnnJob
 from tb.host.manifest import Manifest
 
 # The address map of CONFIG (checked in test_address_map_is_the_documented_one).
-ID, VERSION, CONFIG_HASH, CTRL, STATUS, NUM_NODES, NUM_FEATURES, OP = range(8)
-CNT_CYCLES, CNT_BUSY, CNT_STALL, CNT_EDGES = range(8, 12)
-CFG_LANES = 12
+ID, VERSION, CONFIG_HASH, CTRL, STATUS, NUM_NODES, NUM_FEATURES, OP, PE_FIRST = range(9)
+CNT_CYCLES, CNT_BUSY, CNT_STALL, CNT_EDGES, CNT_PE_BUSY, CNT_PE_STALL = range(9, 15)
+CFG_LANES = 15
 INDPTR, INDICES, WEIGHTS, FEATURES, RESULT = 128, 256, 512, 1024, 1536
 CONFIG = GnnConfig(lanes=4, format="int16", max_nodes=64, max_edges=256, max_features=10, max_degree=32)
 
@@ -54,9 +54,10 @@ def manifest():
 
 def identity_words(manifest):
     """What the identity registers of CONFIG read: ID 'PIMG', VERSION engine 1 / major 1 / minor 0 at bits
-    23:16 / 15:8 / 7:0, the config hash, and the CFG_* readbacks in field order (format int16 = choice 1)."""
+    23:16 / 15:8 / 7:0, the config hash, and the CFG_* readbacks in field order (lanes 4, pes 1, format int16 =
+    choice 1, ...)."""
     words = {ID: 0x50494D47, VERSION: 0x0001_0100, CONFIG_HASH: int(CONFIG.config_hash, 16)}
-    readback = [4, 1, 8, 40, 1, 16, 14, 18, 64, 256, 10, 32]
+    readback = [4, 1, 1, 8, 40, 1, 16, 14, 18, 64, 256, 10, 32]
     words.update({CFG_LANES + i: v for i, v in enumerate(readback)})
     return words
 
@@ -67,8 +68,10 @@ def run(coro):
 
 def test_address_map_is_the_documented_one(manifest):
     assert [manifest.reg(n).addr for n in ("ID", "VERSION", "CONFIG_HASH", "CTRL", "STATUS", "NUM_NODES",
-                                           "NUM_FEATURES", "OP", "CNT_CYCLES", "CFG_LANES")] == \
-        [ID, VERSION, CONFIG_HASH, CTRL, STATUS, NUM_NODES, NUM_FEATURES, OP, CNT_CYCLES, CFG_LANES]
+                                           "NUM_FEATURES", "OP", "PE_FIRST[0]", "CNT_CYCLES", "CNT_PE_BUSY[0]",
+                                           "CFG_LANES")] == \
+        [ID, VERSION, CONFIG_HASH, CTRL, STATUS, NUM_NODES, NUM_FEATURES, OP, PE_FIRST, CNT_CYCLES, CNT_PE_BUSY,
+         CFG_LANES]
     assert [manifest.window(n).base for n in ("indptr", "indices", "weights", "features", "result")] == \
         [INDPTR, INDICES, WEIGHTS, FEATURES, RESULT]
 
@@ -124,8 +127,8 @@ def test_result_read_back_sign_extends(manifest):
 
 
 def test_job_loop_register_writes(manifest):
-    """One job with two ops: the graph, the features, then per op NUM_NODES, NUM_FEATURES, OP, the STATUS clear
-    (done and bus_error, bits 1 and 10) and CTRL.start, in that order."""
+    """One job with two ops: the graph, the features, then per op NUM_NODES, NUM_FEATURES, OP, PE_FIRST[0] (one
+    processing element: row 0), the STATUS clear (done and bus_error, bits 1 and 10) and CTRL.start, in that order."""
     backend = MemoryBackend(identity_words(manifest))
     drv = GnnDriver(backend, manifest)
     graph = CsrGraph([0, 2, 3], [0, 1, 1])
@@ -133,10 +136,10 @@ def test_job_loop_register_writes(manifest):
     log = backend.log
     assert log[:6] == [(INDPTR, 0), (INDPTR + 1, 2), (INDPTR + 2, 3), (INDICES, 0), (INDICES + 1, 1),
                        (INDICES + 2, 1)]
-    runs = [log[i:i + 5] for i, entry in enumerate(log) if entry[0] == NUM_NODES]
+    runs = [log[i:i + 6] for i, entry in enumerate(log) if entry[0] == NUM_NODES]
     assert runs == [
-        [(NUM_NODES, 2), (NUM_FEATURES, 3), (OP, 2), (STATUS, 0x402), (CTRL, 1)],      # max = 2
-        [(NUM_NODES, 2), (NUM_FEATURES, 3), (OP, 0), (STATUS, 0x402), (CTRL, 1)],      # sum = 0
+        [(NUM_NODES, 2), (NUM_FEATURES, 3), (OP, 2), (PE_FIRST, 0), (STATUS, 0x402), (CTRL, 1)],      # max = 2
+        [(NUM_NODES, 2), (NUM_FEATURES, 3), (OP, 0), (PE_FIRST, 0), (STATUS, 0x402), (CTRL, 1)],      # sum = 0
     ]
 
 

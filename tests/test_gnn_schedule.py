@@ -70,7 +70,7 @@ def run_row_reader(indptr, num_nodes, ready=(1,), cycles=40, abort_at=None, rest
     trace = []
 
     async def tb(ctx):
-        ctx.set(dut.num_nodes, num_nodes)
+        ctx.set(dut.end_row, num_nodes)
         pattern = itertools.cycle(ready)
         for cycle in range(cycles):
             ctx.set(dut.start, int(cycle in (0, restart_at)))

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from pimgen.gnn.config import GNN_OPS, GnnConfig
+from pimgen.gnn.partition import partition_rows
 from sw_model.datasets import load_dataset, project_features
 from sw_model.gnn import aggregate, format_range, gcn_norm_weights, quantize_features, weight_range
 from sw_model.graphs import CsrGraph, random_graph
@@ -19,6 +20,8 @@ from tb.runner import build, run_test
 #: read, the first descriptor passes the FIFO) and 7 after the last (6 pipeline stages, then done is raised).
 RUN_OVERHEAD = 12
 STARTUP_STALL = 5
+#: A processing element without rows reads one indptr word and is done: 2 cycles of stall (docs/gnn.md).
+EMPTY_PE_STALL = 2
 
 #: Memories for the workloads below (they hold at most 60 nodes and a few hundred edges). Most of a cold build goes
 #: into emitting the memories' initial contents, so configs that no other test shares use these instead of the
@@ -44,13 +47,26 @@ EDGE_CONFIGS = [
 ]
 
 
+#: Several processing elements: rows split by edge work (the driver's default) or by rows, with more elements than
+#: some graphs have rows (elements without rows).
+PES_CONFIGS = [
+    GnnConfig(lanes=4, pes=3, format="int16", **SMALL),
+    GnnConfig(lanes=2, pes=8, format="int8", max_nodes=64, max_edges=512, max_features=16),
+]
+
+
 def _ids(cfg):
-    return f"lanes{cfg.lanes}-{cfg.format}-acc{cfg.acc_width}-{'sat' if cfg.saturate else 'wrap'}"
+    pes = f"-pes{cfg.pes}" if cfg.pes > 1 else ""
+    return f"lanes{cfg.lanes}{pes}-{cfg.format}-acc{cfg.acc_width}-{'sat' if cfg.saturate else 'wrap'}"
 
 
-def expected_busy(graph, features, lanes):
+def expected_busy(graph, features, lanes, rows=None):
+    """Items of a run (of the rows ``rows[0]..rows[1] - 1`` only, if given): max(deg, 1) per row and group."""
     groups = -(-features // lanes)
-    return int(np.maximum(graph.in_degree, 1).sum()) * groups
+    degrees = np.maximum(graph.in_degree, 1)
+    if rows is not None:
+        degrees = degrees[rows[0]:rows[1]]
+    return int(degrees.sum()) * groups
 
 
 def workloads(cfg, seed=0):
@@ -67,6 +83,8 @@ def workloads(cfg, seed=0):
     if cfg.weight_frac_bits == 0:
         w = rng.integers(-2, 3, size=g.nnz)      # integer weights: keep most results inside the format
     jobs.append(GnnJob(g, x, ops=GNN_OPS, weights=w, name="random"))
+    if cfg.pes > 1:
+        jobs.append(GnnJob(g, x, ops=("sum", "max"), name="random-split-by-rows", partition="rows"))
 
     # Rows 0/1: ten +max / ten -min terms; row 2: alternating signs; row 3 empty.
     n = 12
@@ -127,12 +145,19 @@ def check_results(cfg, results):
             counters = res.runs[op].counters
             busy = expected_busy(job.graph, job.x.shape[1], cfg.lanes)
             assert counters["busy"] == busy, f"{job.name}/{op}"
-            assert counters["cycles"] == busy + RUN_OVERHEAD, f"{job.name}/{op}"
-            assert counters["stall"] == STARTUP_STALL, f"{job.name}/{op}"
             assert counters["edges"] == job.graph.nnz, f"{job.name}/{op}"
+            # Per processing element: its rows as the driver split them; each runs as a one-element engine would.
+            starts = partition_rows(job.graph, cfg.pes, by=job.partition).starts
+            pe_busy = [expected_busy(job.graph, job.x.shape[1], cfg.lanes, (starts[p], starts[p + 1]))
+                       for p in range(cfg.pes)]
+            assert counters["pe_busy"] == pe_busy, f"{job.name}/{op}"
+            assert counters["cycles"] == max(pe_busy) + RUN_OVERHEAD, f"{job.name}/{op}"
+            stalls = [STARTUP_STALL if starts[p + 1] > starts[p] else EMPTY_PE_STALL for p in range(cfg.pes)]
+            assert counters["pe_stall"] == stalls, f"{job.name}/{op}"
+            assert counters["stall"] == sum(stalls), f"{job.name}/{op}"
 
 
-@pytest.mark.parametrize("cfg", SWEEP + EDGE_CONFIGS, ids=_ids)
+@pytest.mark.parametrize("cfg", SWEEP + EDGE_CONFIGS + PES_CONFIGS, ids=_ids)
 def test_engine_matches_golden(cfg, build_root, tmp_path):
     model = build(cfg, root=build_root, log=None)
     # All but the lanes = 8 configurations see idle cycles between bus transactions (irregular host timing).

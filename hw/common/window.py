@@ -62,14 +62,23 @@ class WindowedMemory(wiring.Component):
     wr_mask : In(banks)
         Banks the engine write port writes (only with ``engine_write``); unconnected it writes all of them.
 
+    With ``copies`` > 1 the memory is held ``copies`` times, one copy per engine port (one per processing element, so
+    that they never wait on each other): a bus write goes to every copy, a bus read comes from copy ``bus_copy``, and
+    each engine port above becomes an array of ``copies`` (``rd_addr[i]`` ...). Then also:
+
+    bus_copy : In(range(copies))
+        The copy a bus read returns (sampled with the request); the engine derives it from ``bus_word``.
+    bus_word : Out(range(max(depth, 2)))
+        The word the bus addresses now.
+
     (Addresses are at least one bit wide even for a one-word memory: a zero-width vector is `[-1:0]` in Verilog.)
     """
 
-    def __init__(self, shape, depth, banks=1, engine_write=False, packed=False, layout=None):
+    def __init__(self, shape, depth, banks=1, engine_write=False, packed=False, layout=None, copies=1):
         shape = Shape.cast(shape)
         if shape.width > DATA_WIDTH:
             raise ValueError(f"Element width {shape.width} is wider than the {DATA_WIDTH}-bit bus")
-        for what, value in (("Depth", depth), ("Banks", banks)):
+        for what, value in (("Depth", depth), ("Banks", banks), ("Copies", copies)):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{what} must be a positive integer, not {value!r}")
             if value < 1:
@@ -95,29 +104,39 @@ class WindowedMemory(wiring.Component):
         self._slots = -(-banks // self._per_word)
         self._slot_bits = ceil_log2(self._slots)
         word_bits = max(ceil_log2(depth), 1)
-        members = {
-            "bus":     In(BusSignature(word_bits + self._slot_bits)),
-            "owner":   In(1),
-            "dropped": Out(1),
+        self._copies = copies
+        engine_ports = {
             "rd_addr": In(range(max(depth, 2))),
             "rd_en":   In(1),
             "rd_data": Out(data.ArrayLayout(shape, banks)),
         }
         if engine_write:
-            members.update({
+            engine_ports.update({
                 "wr_addr": In(range(max(depth, 2))),
                 "wr_en":   In(1),
                 "wr_data": In(data.ArrayLayout(shape, banks)),
                 "wr_mask": In(banks, init=(1 << banks) - 1),
             })
-        super().__init__(members)
+        if copies > 1:
+            engine_ports = {name: member.array(copies) for name, member in engine_ports.items()}
+            engine_ports.update({"bus_copy": In(range(copies)), "bus_word": Out(range(max(depth, 2)))})
+        super().__init__({
+            "bus":     In(BusSignature(word_bits + self._slot_bits)),
+            "owner":   In(1),
+            "dropped": Out(1),
+            **engine_ports,
+        })
 
     @classmethod
-    def from_layout(cls, layout, *, engine_write=False):
+    def from_layout(cls, layout, *, engine_write=False, copies=1):
         """The memory a :class:`~pimgen.layout.WindowLayout` describes."""
         shape = Shape(layout.element_bits, layout.signed)
         return cls(shape, layout.depth, layout.banks, engine_write=engine_write,
-                   packed=layout.elements_per_word > 1, layout=layout)
+                   packed=layout.elements_per_word > 1, layout=layout, copies=copies)
+
+    @property
+    def copies(self):
+        return self._copies
 
     @property
     def layout(self):
@@ -143,6 +162,10 @@ class WindowedMemory(wiring.Component):
     def slot_bits(self):
         return self._slot_bits
 
+    def _engine_port(self, name, copy):
+        port = getattr(self, name)
+        return port[copy] if self._copies > 1 else port
+
     def elaborate(self, platform):
         m = Module()
         slot_bits, per_word, width = self._slot_bits, self._per_word, self._shape.width
@@ -151,42 +174,52 @@ class WindowedMemory(wiring.Component):
         host = ~self.owner
         pending = Signal()
         pending_slot = Signal(max(slot_bits, 1))
+        pending_copy = Signal(range(self._copies)) if self._copies > 1 else None
 
         request = self.bus.w_en | (self.bus.r_en & ~pending)
         m.d.comb += self.dropped.eq(self.owner & request)
         m.d.comb += self.bus.ack.eq(self.bus.w_en | pending | (self.owner & self.bus.r_en))
         m.d.sync += pending.eq(host & self.bus.r_en & ~pending)
         m.d.sync += pending_slot.eq(slot)
+        if self._copies > 1:
+            m.d.comb += self.bus_word.eq(word)
+            m.d.sync += pending_copy.eq(self.bus_copy)
 
-        for i in range(self._banks):
-            bank_slot, k = divmod(i, per_word)
-            mem = Memory(shape=self._shape, depth=max(self._depth, 2), init=[])   # no zero-width address
-            m.submodules[f"{HOST_BANK_PREFIX}{i}"] = mem
-            rd = mem.read_port()
-            wr = mem.write_port()
-            element = rd.data
-            m.d.comb += self.rd_data[i].eq(element)
-            with m.If(host):
-                m.d.comb += [
-                    rd.addr.eq(word),
-                    rd.en.eq(self.bus.r_en & ~pending),
-                    wr.addr.eq(word),
-                    wr.data.eq(self.bus.w_data[k * width:(k + 1) * width]),
-                    wr.en.eq(self.bus.w_en & (slot == bank_slot)),
-                ]
-                with m.If(pending & (pending_slot == bank_slot)):
-                    if per_word > 1:
-                        m.d.comb += self.bus.r_data[k * width:(k + 1) * width].eq(element.as_unsigned())
-                    elif self._shape.signed:
-                        m.d.comb += self.bus.r_data.eq(element.as_signed())
-                    else:
-                        m.d.comb += self.bus.r_data.eq(element)
-            with m.Else():
-                m.d.comb += [rd.addr.eq(self.rd_addr), rd.en.eq(self.rd_en)]
-                if self._engine_write:
+        for c in range(self._copies):
+            rd_addr, rd_en, rd_data = (self._engine_port(n, c) for n in ("rd_addr", "rd_en", "rd_data"))
+            for i in range(self._banks):
+                bank_slot, k = divmod(i, per_word)
+                mem = Memory(shape=self._shape, depth=max(self._depth, 2), init=[])   # no zero-width address
+                suffix = f"_{c}" if self._copies > 1 else ""
+                m.submodules[f"{HOST_BANK_PREFIX}{i}{suffix}"] = mem
+                rd = mem.read_port()
+                wr = mem.write_port()
+                element = rd.data
+                m.d.comb += rd_data[i].eq(element)
+                with m.If(host):
                     m.d.comb += [
-                        wr.addr.eq(self.wr_addr),
-                        wr.data.eq(self.wr_data[i]),
-                        wr.en.eq(self.wr_en & self.wr_mask[i]),
+                        rd.addr.eq(word),
+                        rd.en.eq(self.bus.r_en & ~pending),
+                        wr.addr.eq(word),
+                        wr.data.eq(self.bus.w_data[k * width:(k + 1) * width]),
+                        wr.en.eq(self.bus.w_en & (slot == bank_slot)),
                     ]
+                    this_copy = (pending_copy == c) if pending_copy is not None else 1
+                    with m.If(pending & (pending_slot == bank_slot) & this_copy):
+                        if per_word > 1:
+                            m.d.comb += self.bus.r_data[k * width:(k + 1) * width].eq(element.as_unsigned())
+                        elif self._shape.signed:
+                            m.d.comb += self.bus.r_data.eq(element.as_signed())
+                        else:
+                            m.d.comb += self.bus.r_data.eq(element)
+                with m.Else():
+                    m.d.comb += [rd.addr.eq(rd_addr), rd.en.eq(rd_en)]
+                    if self._engine_write:
+                        wr_addr, wr_en, wr_data, wr_mask = (self._engine_port(n, c)
+                                                            for n in ("wr_addr", "wr_en", "wr_data", "wr_mask"))
+                        m.d.comb += [
+                            wr.addr.eq(wr_addr),
+                            wr.data.eq(wr_data[i]),
+                            wr.en.eq(wr_en & wr_mask[i]),
+                        ]
         return m

@@ -26,6 +26,7 @@ class GnnError(enum.Enum, shape=8):
     BAD_INDPTR = 3
     BAD_COLUMN = 4
     DEGREE = 5
+    PARTITION = 6
 
 
 GNN_ERROR_MEANINGS = {
@@ -34,4 +35,5 @@ GNN_ERROR_MEANINGS = {
     GnnError.BAD_INDPTR: "indptr decreases or points beyond max_edges (run aborted)",
     GnnError.BAD_COLUMN: "a column index is not below NUM_NODES (run completed, rows with such edges are wrong)",
     GnnError.DEGREE: "mean op on a row whose in-degree exceeds max_degree (run completed, those rows are wrong)",
+    GnnError.PARTITION: "PE_FIRST does not start at 0, decreases, or goes beyond NUM_NODES (nothing runs)",
 }

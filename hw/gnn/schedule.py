@@ -19,7 +19,7 @@ def row_layout(config):
 
 
 class RowReader(wiring.Component):
-    """Reads ``indptr[0..num_nodes]`` in order and emits one descriptor per row.
+    """Reads ``indptr[first_row..end_row]`` in order and emits one descriptor per row ``first_row..end_row - 1``.
 
     Throughput: one descriptor per cycle (the memory read is pipelined and held while the consumer stalls).
     Latency: the first descriptor leaves 3 cycles after ``start``.
@@ -27,11 +27,13 @@ class RowReader(wiring.Component):
     Interface attributes
     --------------------
     start : In(1)
-        Pulse: begin a pass over ``num_nodes`` rows (also clears ``error``).
+        Pulse: begin a pass over the rows ``first_row..end_row - 1`` (also clears ``error``).
     abort : In(1)
         Pulse: stop at once.
-    num_nodes : In(range(max_nodes + 1))
-        Rows to read; held during the pass.
+    first_row : In(range(max_nodes + 1))
+        First row of the pass (0 unless the rows are split between processing elements); held during the pass.
+    end_row : In(range(max_nodes + 1))
+        One past the last row of the pass; held during the pass.
     mem_addr, mem_en : Out, mem_data : In(edge_bits)
         Synchronous read port of the ``indptr`` memory (``mem_data`` shows the word one cycle after ``mem_en``).
     rows : Out(stream.Signature(row_layout))
@@ -48,7 +50,8 @@ class RowReader(wiring.Component):
         super().__init__({
             "start":     In(1),
             "abort":     In(1),
-            "num_nodes": In(range(config.max_nodes + 1)),
+            "first_row": In(range(config.max_nodes + 1)),
+            "end_row":   In(range(config.max_nodes + 1)),
             "mem_addr":  Out(range(config.max_nodes + 1)),
             "mem_en":    Out(1),
             "mem_data":  In(config.edge_bits),
@@ -77,7 +80,7 @@ class RowReader(wiring.Component):
             self.error.eq(active & row_ready & bad),
         ]
         consume = active & data_valid & (~have_prev | (self.rows.ready & ~bad))
-        issue = active & (next_addr <= self.num_nodes) & (~data_valid | consume)
+        issue = active & (next_addr <= self.end_row) & (~data_valid | consume)
         m.d.comb += [
             self.mem_addr.eq(next_addr),
             self.mem_en.eq(issue),
@@ -88,7 +91,7 @@ class RowReader(wiring.Component):
             # have_prev too: a pass that stopped early has not finished.
             m.d.sync += [active.eq(0), data_valid.eq(0), have_prev.eq(0)]
         with m.Elif(self.start):
-            m.d.sync += [active.eq(1), next_addr.eq(0), data_valid.eq(0), have_prev.eq(0)]
+            m.d.sync += [active.eq(1), next_addr.eq(self.first_row), data_valid.eq(0), have_prev.eq(0)]
         with m.Else():
             with m.If(issue):
                 m.d.sync += [next_addr.eq(next_addr + 1), data_valid.eq(1), data_index.eq(next_addr)]
@@ -96,7 +99,7 @@ class RowReader(wiring.Component):
                 m.d.sync += data_valid.eq(0)
             with m.If(consume):
                 m.d.sync += [prev.eq(self.mem_data), have_prev.eq(1)]
-            with m.If(active & (next_addr > self.num_nodes) & (~data_valid | consume)):
+            with m.If(active & (next_addr > self.end_row) & (~data_valid | consume)):
                 m.d.sync += active.eq(0)
         return m
 

@@ -27,7 +27,8 @@ class GnnConfig(EngineConfig):
     engine_code: ClassVar[int] = 1
     version: ClassVar[tuple] = (1, 0)
 
-    lanes: int = param(8, "features processed per cycle (1..64)")
+    lanes: int = param(8, "features processed per cycle by each processing element (1..64)")
+    pes: int = param(1, "processing elements, each with its own rows and copies of the memories (1..8)")
     format: str = param("int16", "feature number format", choices=GNN_FORMATS)
     frac_bits: int = param(None, "fraction bits of the fixed-point features (default: 8 for int16, 4 for int8)")
     acc_width: int = param(None, "accumulator width in bits (data bits..44; default: data + weight bits + 8)")
@@ -43,6 +44,7 @@ class GnnConfig(EngineConfig):
     def __post_init__(self):
         check_choice("format", self.format, GNN_FORMATS)
         self._set("lanes", check_int("lanes", self.lanes, 1, 64))
+        self._set("pes", check_int("pes", self.pes, 1, 8))
         data_bits = self.data_bits
         self._derive("frac_bits", 8 if data_bits == 16 else 4)
         self._set("frac_bits", check_int("frac_bits", self.frac_bits, 0, data_bits - 1))
@@ -94,11 +96,12 @@ class GnnConfig(EngineConfig):
 
     @property
     def memory_bits(self):
-        """Bits of all memories: indptr, indices, weights, features and result, and the mean reciprocal ROM."""
-        return ((self.max_nodes + 1) * self.edge_bits
-                + self.max_edges * (max(self.node_bits, 1) + self.weight_bits)
-                + 2 * self.feature_words * self.lanes * self.data_bits
-                + (self.max_degree + 1) * (self.recip_width + ceil_log2(self.recip_shift_max + 1)))
+        """Bits of all memories: indptr, indices, weights, features and result, and the mean reciprocal ROM, each held
+        once per processing element (``pes`` copies, so that they never wait on each other)."""
+        return self.pes * ((self.max_nodes + 1) * self.edge_bits
+                           + self.max_edges * (max(self.node_bits, 1) + self.weight_bits)
+                           + 2 * self.feature_words * self.lanes * self.data_bits
+                           + (self.max_degree + 1) * (self.recip_width + ceil_log2(self.recip_shift_max + 1)))
 
     @property
     def recip_width(self):

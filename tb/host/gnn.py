@@ -7,6 +7,7 @@ import numpy as np
 from pimgen.errors import InputError, InputTypeError
 from pimgen.gnn.config import GnnConfig
 from pimgen.gnn.inputs import CsrGraph, check_codes, check_fits, check_op, check_weight_codes
+from pimgen.gnn.partition import PARTITION_BY, partition_rows
 from .driver import DriverStateError, EngineDriver
 from .job import Job
 
@@ -27,12 +28,16 @@ class GnnJob(Job):
     weights : array_like of int, shape (nnz,), optional
         Edge weight codes for ``weighted``; defaults to ``graph.weights``.
     name : str
+    partition : str
+        How the rows are split between the processing elements (:func:`pimgen.gnn.partition.partition_rows`):
+        ``"edges"`` (balanced work, the default) or ``"rows"``.
     """
     graph: CsrGraph
     x: np.ndarray
     ops: tuple = ("sum",)
     weights: np.ndarray = None
     name: str = "job"
+    partition: str = "edges"
 
     def __post_init__(self):
         if not isinstance(self.graph, CsrGraph):
@@ -53,6 +58,8 @@ class GnnJob(Job):
             self.weights = np.asarray(self.weights)
         if not isinstance(self.name, str) or not self.name:
             raise InputError(f"Job name must be a non-empty string, not {self.name!r}")
+        if self.partition not in PARTITION_BY:
+            raise InputError(f"Job partition must be one of {', '.join(PARTITION_BY)}, not {self.partition!r}")
 
     @property
     def runs(self):
@@ -77,7 +84,7 @@ class GnnJob(Job):
     def to_arrays(self):
         arrays = {"indptr": self.graph.indptr, "indices": self.graph.indices,
                   "x": np.asarray(self.x, dtype=np.int64), "ops": np.array(list(self.ops)),
-                  "name": np.array(self.name)}
+                  "name": np.array(self.name), "partition": np.array(self.partition)}
         if self.weights is not None:
             arrays["weights"] = np.asarray(self.weights, dtype=np.int64)
         return arrays
@@ -86,7 +93,8 @@ class GnnJob(Job):
     def from_arrays(cls, arrays):
         weights = arrays["weights"] if "weights" in arrays else None
         return cls(CsrGraph(arrays["indptr"], arrays["indices"]), arrays["x"],
-                   ops=tuple(str(o) for o in arrays["ops"]), weights=weights, name=str(arrays["name"]))
+                   ops=tuple(str(o) for o in arrays["ops"]), weights=weights, name=str(arrays["name"]),
+                   partition=str(arrays["partition"]))
 
 
 class GnnDriver(EngineDriver):
@@ -122,6 +130,7 @@ class GnnDriver(EngineDriver):
         self.feature_rows = None
         self.result_op = None          # op of the last completed run on the loaded inputs, None if there is none
         self._next_op = None           # op of the run whose registers are set
+        self.last_partition = None     # the Partition of the rows in the last run
 
     # Step by step
 
@@ -168,8 +177,9 @@ class GnnDriver(EngineDriver):
         self.num_features = f
         self.feature_rows = n
 
-    async def run_op(self, op, timeout_cycles=None):
-        """Aggregate the loaded graph and features with ``op``; returns the counters."""
+    async def run_op(self, op, timeout_cycles=None, partition="edges"):
+        """Aggregate the loaded graph and features with ``op``, the rows split between the processing elements by
+        ``partition`` (``"edges"`` or ``"rows"``); returns the counters."""
         check_op(op)
         if self.graph is None or self.num_features is None:
             raise DriverStateError("Load a graph and features (one row per node) before running")
@@ -180,18 +190,23 @@ class GnnDriver(EngineDriver):
             raise DriverStateError("The weighted op needs edge weights: pass weights to load_graph "
                                    "(or a weighted graph)")
         check_fits(self.config, self.graph, self.num_features, op)
-        await self._set_run(self.graph.num_nodes, self.num_features, op)
+        await self._set_run(self.graph, self.num_features, op, partition)
         if timeout_cycles is None:
             timeout_cycles = self._timeout(self.graph, self.num_features)
         return await self.run(timeout_cycles)
 
-    async def _set_run(self, num_nodes, num_features, op):
-        """The registers of one run; the result of the last run is gone from here on."""
+    async def _set_run(self, graph, num_features, op, partition):
+        """The registers of one run, the rows split between the processing elements; the result of the last run is
+        gone from here on."""
+        split = partition_rows(graph, self.config.pes, by=partition)
         self.result_op = None
         self._next_op = op
-        await self.write_reg("NUM_NODES", value=num_nodes)
+        self.last_partition = split
+        await self.write_reg("NUM_NODES", value=graph.num_nodes)
         await self.write_reg("NUM_FEATURES", value=num_features)
         await self.write_reg("OP", code=op)
+        for p in range(self.config.pes):
+            await self.write_reg(f"PE_FIRST[{p}]", row=int(split.starts[p]))
 
     async def finish_run(self, timeout_cycles=EngineDriver.DEFAULT_TIMEOUT_CYCLES):
         counters = await super().finish_run(timeout_cycles)
@@ -219,7 +234,7 @@ class GnnDriver(EngineDriver):
         await self.load_features(job.x)
 
     async def prepare(self, job, run):
-        await self._set_run(job.graph.num_nodes, job.x.shape[1], run)
+        await self._set_run(job.graph, job.x.shape[1], run, job.partition)
 
     def timeout_cycles(self, job, run):
         return self._timeout(job.graph, job.x.shape[1])
