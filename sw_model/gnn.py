@@ -22,6 +22,8 @@ from pimgen.config import ceil_log2
 from pimgen.gnn.inputs import (check_codes, check_config, check_fits, check_graph, check_op, check_weight_codes,
                                format_range, weight_range)
 
+from .fp16 import aggregate_fp16
+
 __all__ = [
     "format_range", "weight_range", "quantize", "quantize_features", "dequantize",
     "check_codes", "check_weight_codes", "check_fits",
@@ -67,9 +69,19 @@ def quantize(x, frac_bits, bits):
 
 
 def quantize_features(x, config):
-    """Real features to codes of the config's format (``frac_bits`` fraction bits, ``data_bits`` wide)."""
+    """Real features to codes of the config's format (``frac_bits`` fraction bits, ``data_bits`` wide), or to
+    binary16 bit patterns (round to nearest even) for format fp16."""
     check_config(config)
+    if config.is_float:
+        return _fp16_codes(x)
     return quantize(x, config.frac_bits, config.data_bits)
+
+
+def _fp16_codes(x):
+    """Real values to binary16 bit patterns as int64 (NumPy's float16 conversion rounds to nearest even)."""
+    if scipy.sparse.issparse(x):
+        x = x.toarray()
+    return np.asarray(x, dtype=np.float64).astype(np.float16).view(np.uint16).astype(np.int64)
 
 
 def dequantize(codes, frac_bits):
@@ -127,6 +139,8 @@ def gcn_norm_weights(graph, config):
         raise ValueError(f"gcn_norm_weights needs every source node to have in-degree >= 1 (use with_self_loops()), "
                          f"but edge {e} (row {int(rows[e])}) comes from node {int(cols[e])} with in-degree 0")
     w = 1.0 / np.sqrt(deg[rows].astype(np.float64) * deg[cols].astype(np.float64))
+    if config.is_float:
+        return _fp16_codes(w)
     return quantize(w, config.weight_frac_bits, config.weight_bits)
 
 
@@ -272,6 +286,9 @@ def aggregate(config, graph, x_codes, op, weights=None):
         raise ValueError(f"features must have one row per node ({graph.num_nodes}), not {x.shape[0]}")
     check_fits(config, graph, x.shape[1], op)
     w = _edge_weights(config, graph, op, weights)
+    if config.is_float:             # binary16 throughout: sw_model.fp16 (docs/gnn.md, fp16 format)
+        return aggregate_fp16(graph, x.astype(np.uint16), op, None if w is None else w.astype(np.uint16),
+                              fp32_acc=config.fp32_acc).astype(np.int64)
     rows = _RowOrder(graph)
     if op == "max":
         return rows.unsort(_max_rows(graph, x, rows))

@@ -512,7 +512,7 @@ def test_run_random_graph_bit_exact(build_root, tmp_path, capsys, monkeypatch):
     out, err = capsys.readouterr()
     assert status == 0, out + err
     assert "pimgen: " not in err
-    assert re.search(r"^random50: 50 nodes, \d+ edges, F = 12; engine lanes = 4, int16", out, re.MULTILINE)
+    assert re.search(r"^random50: 50 nodes, \d+ edges, F = 12; engine lanes = 4, pes = 1, int16", out, re.MULTILINE)
     assert "  graph: random power-law graph, seed 0" in out
     assert "  features: random normal, 12 per node (seed 0), quantised" in out
     blocks = re.split(r"^  op ", out, flags=re.MULTILINE)[1:]

@@ -4,7 +4,7 @@ cycle.
 Arithmetic, order and rounding are defined in docs/gnn.md and by the golden model ``sw_model.gnn.aggregate``.
 """
 
-from amaranth.hdl import Const, Mux, Signal, signed, unsigned
+from amaranth.hdl import Const, Mux, Signal, unsigned
 from amaranth.utils import ceil_log2
 
 from pimgen.gnn.config import GnnConfig
@@ -13,7 +13,7 @@ from ..common.engine import Counter, EngineComponent
 from ..common.fixed import above
 from ..common.window import WindowedMemory
 from .codes import GNN_ERROR_MEANINGS, GnnError, GnnOp
-from .layouts import feature_layout
+from .layouts import feature_layout, weight_shape
 from .pe import ROW_FIFO_DEPTH, ProcessingElement, mean_reciprocals
 
 __all__ = ["GnnEngine", "feature_layout", "mean_reciprocals", "ROW_FIFO_DEPTH"]
@@ -86,7 +86,7 @@ class GnnEngine(EngineComponent):
         windows = {
             "indptr":   WindowedMemory(unsigned(cfg.edge_bits), cfg.max_nodes + 1, copies=copies),
             "indices":  WindowedMemory(unsigned(max(cfg.node_bits, 1)), cfg.max_edges, copies=copies),
-            "weights":  WindowedMemory(signed(cfg.weight_bits), cfg.max_edges, copies=copies),
+            "weights":  WindowedMemory(weight_shape(cfg), cfg.max_edges, copies=copies),
             "features": WindowedMemory.from_layout(feature_layout(cfg), copies=copies),
             "result":   WindowedMemory.from_layout(feature_layout(cfg), engine_write=True, copies=copies),
         }

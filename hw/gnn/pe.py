@@ -12,7 +12,8 @@ from amaranth.utils import ceil_log2
 
 from ..common.fixed import above, fit_signed
 from .codes import GnnError, GnnOp
-from .layouts import feature_layout
+from .layouts import feature_layout, feature_shape, weight_shape
+from . import fp16
 from .schedule import EdgeSequencer, RowReader, row_layout
 
 __all__ = ["ProcessingElement", "ROW_FIFO_DEPTH", "mean_reciprocals", "read_port", "write_port"]
@@ -101,11 +102,11 @@ class ProcessingElement(wiring.Component):
             "op":        In(GnnOp),
             "indptr":    Out(read_port(range(cfg.max_nodes + 2), cfg.edge_bits)),
             "indices":   Out(read_port(range(max(cfg.max_edges, 2)), max(cfg.node_bits, 1))),
-            "weights":   Out(read_port(range(max(cfg.max_edges, 2)), signed(cfg.weight_bits))),
+            "weights":   Out(read_port(range(max(cfg.max_edges, 2)), weight_shape(cfg))),
             "features":  Out(read_port(range(max(cfg.feature_words, 2)),
-                                       data.ArrayLayout(signed(cfg.data_bits), cfg.lanes))),
+                                       data.ArrayLayout(feature_shape(cfg), cfg.lanes))),
             "result":    Out(write_port(range(max(cfg.feature_words, 2)),
-                                        data.ArrayLayout(signed(cfg.data_bits), cfg.lanes))),
+                                        data.ArrayLayout(feature_shape(cfg), cfg.lanes))),
             "done":      Out(1),
             "fatal":     Out(1),
             "error":     Out(GnnError),
@@ -121,8 +122,7 @@ class ProcessingElement(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        lanes, A, W = cfg.lanes, cfg.acc_width, cfg.data_bits
-        op = self.op
+        lanes, op = cfg.lanes, self.op
         abort = Signal()
         m.d.comb += abort.eq(self.abort | self.fatal)
 
@@ -181,7 +181,7 @@ class ProcessingElement(wiring.Component):
         # S1 -> S2: read the feature word of the source node.
         s2 = stage("s2")
         col = self.indices.data
-        weight = Signal(signed(cfg.weight_bits))
+        weight = Signal(weight_shape(cfg))
         m.d.comb += [
             self.features.addr.eq(_feature_word(cfg, col, s1["group"])),
             self.features.en.eq(1),
@@ -191,6 +191,46 @@ class ProcessingElement(wiring.Component):
         col_error = s1["valid"] & ~s1["empty"] & (col >= self.num_nodes)
         degree_error = s1["valid"] & (op == GnnOp.MEAN) & above(s1["deg"], cfg.max_degree)
 
+        if cfg.is_float:
+            s6, outs = self._float_lanes(m, stage, advance, s2, weight)
+        else:
+            s6, outs = self._fixed_lanes(m, stage, advance, s2, weight)
+
+        # S6: write the result word.
+        m.d.comb += [
+            self.result.addr.eq(_feature_word(cfg, s6["row"], s6["group"])),
+            self.result.en.eq(s6["valid"]),
+        ]
+        for i in range(lanes):
+            m.d.comb += self.result.data[i].eq(outs[i])
+
+        # Completion, errors and counter increments.
+        in_flight = s1["valid"] | s2["valid"] | self._in_flight | s6["valid"]
+        # Every descriptor has been taken by the sequencer. The FIFO's `level` counts a descriptor from the cycle
+        # after it is written, while `r_rdy` rises only a cycle later (output register): with one row, `finished`
+        # rises while that row is still between the two, and `~r_rdy` would end the run before it is issued.
+        issued_all = rows.finished & (fifo.level == 0) & seq.idle
+        m.d.comb += self.done.eq(issued_all & ~in_flight)
+        with m.If(self.start):
+            m.d.sync += self.error.eq(GnnError.NONE)
+        with m.Elif(self.error == GnnError.NONE):
+            with m.If(col_error):
+                m.d.sync += self.error.eq(GnnError.BAD_COLUMN)
+            with m.Elif(degree_error):
+                m.d.sync += self.error.eq(GnnError.DEGREE)
+        m.d.comb += [
+            self.item.eq(seq.valid),
+            self.stall.eq(~seq.valid & ~issued_all),
+            self.edge.eq(seq.valid & ~seq.empty & (seq.group == 0)),
+        ]
+        return m
+
+
+    def _fixed_lanes(self, m, stage, advance, s2, weight):
+        """S2..S6 of the fixed-point formats (docs/gnn.md); returns the last stage and the lane results."""
+        cfg = self._config
+        lanes, A, W = cfg.lanes, cfg.acc_width, cfg.data_bits
+        op = self.op
         # S2 -> S3: per-lane term (feature, or weight * feature); empty rows contribute 0.
         s3 = stage("s3")
         term_shape = signed(W + cfg.weight_bits)
@@ -257,34 +297,87 @@ class ProcessingElement(wiring.Component):
             m.d.sync += outs[i].eq(fit_signed(rounded, W, cfg.saturate))
         advance(s6, s5)
 
-        # S6: write the result word.
-        m.d.comb += [
-            self.result.addr.eq(_feature_word(cfg, s6["row"], s6["group"])),
-            self.result.en.eq(s6["valid"]),
-        ]
-        for i in range(lanes):
-            m.d.comb += self.result.data[i].eq(outs[i])
+        self._in_flight = s3["valid"] | s4["valid"] | s5["valid"]
+        return s6, outs
 
-        # Completion, errors and counter increments.
-        in_flight = s1["valid"] | s2["valid"] | s3["valid"] | s4["valid"] | s5["valid"] | s6["valid"]
-        # Every descriptor has been taken by the sequencer. The FIFO's `level` counts a descriptor from the cycle
-        # after it is written, while `r_rdy` rises only a cycle later (output register): with one row, `finished`
-        # rises while that row is still between the two, and `~r_rdy` would end the run before it is issued.
-        issued_all = rows.finished & (fifo.level == 0) & seq.idle
-        m.d.comb += self.done.eq(issued_all & ~in_flight)
-        with m.If(self.start):
-            m.d.sync += self.error.eq(GnnError.NONE)
-        with m.Elif(self.error == GnnError.NONE):
-            with m.If(col_error):
-                m.d.sync += self.error.eq(GnnError.BAD_COLUMN)
-            with m.Elif(degree_error):
-                m.d.sync += self.error.eq(GnnError.DEGREE)
-        m.d.comb += [
-            self.item.eq(seq.valid),
-            self.stall.eq(~seq.valid & ~issued_all),
-            self.edge.eq(seq.valid & ~seq.empty & (seq.group == 0)),
-        ]
-        return m
+    def _float_lanes(self, m, stage, advance, s2, weight):
+        """S2..S6 of format fp16 (docs/gnn.md, "fp16 format"): the same stages and timing as the fixed-point lanes,
+        with the binary16 (or binary32 accumulator) units of :mod:`hw.gnn.fp16`."""
+        cfg = self._config
+        lanes, op = cfg.lanes, self.op
+        wide = cfg.fp32_acc
+        acc_bits = 32 if wide else 16
+        x = self.features.data
+
+        # S2 -> S3: per-lane term; empty rows contribute +0.
+        s3 = stage("s3")
+        terms = [Signal(acc_bits, name=f"term{i}") for i in range(lanes)]
+        for i in range(lanes):
+            if wide:
+                plain = fp16.fp16_to_fp32(m, x[i], name=f"to32_{i}")
+                product = fp16.fp16_mul_to_fp32(m, weight, x[i], name=f"wmul32_{i}")
+            else:
+                plain = x[i]
+                product = fp16.fp16_mul(m, weight, x[i], name=f"wmul_{i}")
+            with m.If(s2["empty"]):
+                m.d.sync += terms[i].eq(0)
+            with m.Elif(op == GnnOp.WEIGHTED):
+                m.d.sync += terms[i].eq(product)
+            with m.Elif(op == GnnOp.MAX):
+                m.d.sync += terms[i].eq(fp16.fp16_to_fp32(m, x[i], name=f"max32_{i}") if wide else x[i])
+            with m.Else():
+                m.d.sync += terms[i].eq(plain)
+        advance(s3, s2)
+
+        # S3 -> S4: accumulate in CSR order from the first term; max keeps the earlier of equal values.
+        s4 = stage("s4")
+        accs = [Signal(acc_bits, name=f"acc{i}") for i in range(lanes)]
+        results = [Signal(acc_bits, name=f"res{i}") for i in range(lanes)]
+        for i in range(lanes):
+            if wide:
+                total = fp16.fp32_add(m, accs[i], terms[i], name=f"add32_{i}")
+                larger = fp16.fp16_to_fp32(m, fp16.fp16_max(m, fp16.fp32_to_fp16(m, accs[i], name=f"macc_{i}"),
+                                                            fp16.fp32_to_fp16(m, terms[i], name=f"mterm_{i}"),
+                                                            name=f"max_{i}"), name=f"max_back_{i}")
+            else:
+                total = fp16.fp16_add(m, accs[i], terms[i], name=f"add_{i}")
+                larger = fp16.fp16_max(m, accs[i], terms[i], name=f"max_{i}")
+            acc_next = Signal(acc_bits, name=f"acc_next{i}")
+            m.d.comb += acc_next.eq(Mux(s3["first"], terms[i], Mux(op == GnnOp.MAX, larger, total)))
+            with m.If(s3["valid"]):
+                m.d.sync += accs[i].eq(acc_next)
+                with m.If(s3["last"]):
+                    m.d.sync += results[i].eq(acc_next)
+        advance(s4, s3, valid=s3["valid"] & s3["last"])
+
+        # Mean reciprocal ROM R[d] = fl(1/d), addressed with the degree one stage ahead of its use.
+        rom = Memory(shape=unsigned(acc_bits), depth=cfg.max_degree + 1,
+                     init=fp16.reciprocal_rom(cfg.max_degree, fp16.FP32 if wide else fp16.FP16))
+        m.submodules.recip_rom = rom
+        rom_rd = rom.read_port()
+        m.d.comb += rom_rd.addr.eq(Mux(above(s3["deg"], cfg.max_degree), cfg.max_degree, s3["deg"]))
+
+        # S4 -> S5: mean multiplies by the reciprocal; S5 -> S6: round to binary16 (fp32 accumulator) or make a NaN
+        # canonical (the first term of a sum or max row reaches the result without passing through a unit).
+        s5 = stage("s5")
+        pres = [Signal(acc_bits, name=f"pre{i}") for i in range(lanes)]
+        for i in range(lanes):
+            mul = fp16.fp32_mul if wide else fp16.fp16_mul
+            scaled = mul(m, results[i], rom_rd.data, name=f"mean_{i}")
+            m.d.sync += pres[i].eq(Mux(op == GnnOp.MEAN, scaled, results[i]))
+        advance(s5, s4)
+
+        s6 = stage("s6")
+        outs = [Signal(16, name=f"out{i}") for i in range(lanes)]
+        for i in range(lanes):
+            if wide:
+                out = fp16.fp32_to_fp16(m, pres[i], name=f"to16_{i}")
+            else:
+                out = fp16.fp16_canonical(m, pres[i], name=f"canon_{i}")
+            m.d.sync += outs[i].eq(out)
+        advance(s6, s5)
+        self._in_flight = s3["valid"] | s4["valid"] | s5["valid"]
+        return s6, outs
 
 
 def _feature_word(config, node, group):

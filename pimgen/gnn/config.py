@@ -3,12 +3,12 @@
 from dataclasses import dataclass
 from typing import ClassVar
 
-from ..config import (MAX_MEMORY_BITS, ConfigError, EngineConfig, ceil_log2, check_bool, check_choice, check_int,
-                      param)
+from ..config import (MAX_MEMORY_BITS, ConfigError, Derived, EngineConfig, ceil_log2, check_bool, check_choice,
+                      check_int, param)
 
 __all__ = ["GnnConfig", "GNN_FORMATS", "GNN_OPS"]
 
-GNN_FORMATS = ("int8", "int16")
+GNN_FORMATS = ("int8", "int16", "fp16")
 #: Aggregation ops by name, in the order of their codes (``hw.gnn.codes.GnnOp`` is the hardware's enum of them;
 #: a test checks the two agree).
 GNN_OPS = ("sum", "mean", "max", "weighted")
@@ -40,20 +40,36 @@ class GnnConfig(EngineConfig):
     max_edges: int = param(16384, "edges (non-zeros) the memories hold (1..1048576)")
     max_features: int = param(32, "features per node the memories hold (1..1024)")
     max_degree: int = param(1023, "largest in-degree the mean op supports (1..65535)")
+    fp32_acc: bool = param(False, "fp16 only: accumulate in binary32 and round to binary16 once at the end")
 
     def __post_init__(self):
         check_choice("format", self.format, GNN_FORMATS)
         self._set("lanes", check_int("lanes", self.lanes, 1, 64))
         self._set("pes", check_int("pes", self.pes, 1, 8))
         data_bits = self.data_bits
-        self._derive("frac_bits", 8 if data_bits == 16 else 4)
-        self._set("frac_bits", check_int("frac_bits", self.frac_bits, 0, data_bits - 1))
-        self._set("weight_bits", check_int("weight_bits", self.weight_bits, 2, 18))
-        self._derive("weight_frac_bits", self.weight_bits - 2)
-        self._set("weight_frac_bits", check_int("weight_frac_bits", self.weight_frac_bits, 0, self.weight_bits - 1))
-        self._derive("acc_width", min(44, data_bits + self.weight_bits + 8))
-        self._set("acc_width", check_int("acc_width", self.acc_width, data_bits, 44))
+        if self.is_float:
+            # binary16 features and weights: the fixed-point parameters do not apply and must keep their defaults
+            # (so that two equal fp16 configs have one hash).
+            for name, default in (("frac_bits", 0), ("acc_width", 16), ("weight_bits", 16), ("weight_frac_bits", 0),
+                                  ("recip_bits", 18), ("saturate", True)):
+                given = getattr(self, name)
+                if given is not None and not isinstance(given, Derived) and given != default:
+                    raise ConfigError(name, f"{name} does not apply to format fp16 (binary16 throughout); leave it "
+                                            f"out, not {given!r}")
+                self._set(name, default if isinstance(default, bool) else Derived(default))
+        else:
+            self._derive("frac_bits", 8 if data_bits == 16 else 4)
+            self._set("frac_bits", check_int("frac_bits", self.frac_bits, 0, data_bits - 1))
+            self._set("weight_bits", check_int("weight_bits", self.weight_bits, 2, 18))
+            self._derive("weight_frac_bits", self.weight_bits - 2)
+            self._set("weight_frac_bits", check_int("weight_frac_bits", self.weight_frac_bits, 0,
+                                                    self.weight_bits - 1))
+            self._derive("acc_width", min(44, data_bits + self.weight_bits + 8))
+            self._set("acc_width", check_int("acc_width", self.acc_width, data_bits, 44))
         check_bool("saturate", self.saturate)
+        check_bool("fp32_acc", self.fp32_acc)
+        if self.fp32_acc and not self.is_float:
+            raise ConfigError("fp32_acc", f"fp32_acc applies to format fp16 only, not {self.format}")
         self._set("recip_bits", check_int("recip_bits", self.recip_bits, 8, 20))
         self._set("max_nodes", check_int("max_nodes", self.max_nodes, 2, 65536))
         self._set("max_edges", check_int("max_edges", self.max_edges, 1, 1 << 20))
@@ -71,9 +87,14 @@ class GnnConfig(EngineConfig):
     # Derived quantities: the one place widths and depths come from.
 
     @property
+    def is_float(self):
+        """Features, weights and results are IEEE binary16 bit patterns (format fp16)."""
+        return self.format == "fp16"
+
+    @property
     def data_bits(self):
         """Width of a feature code in bits."""
-        return 16 if self.format == "int16" else 8
+        return 8 if self.format == "int8" else 16
 
     @property
     def groups_max(self):

@@ -260,16 +260,22 @@ def _signed_range(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
+#: Range of IEEE binary16 bit patterns (the codes of format fp16, features and weights alike).
+FP16_RANGE = (0, 0xFFFF)
+
+
 def format_range(config):
-    """Range ``(lo, hi)`` of feature codes: ``(-2**(W-1), 2**(W-1) - 1)`` with ``W = config.data_bits``."""
+    """Range ``(lo, hi)`` of feature codes: ``(-2**(W-1), 2**(W-1) - 1)`` with ``W = config.data_bits``, or the
+    binary16 bit patterns ``0..65535`` for format fp16."""
     check_config(config)
-    return _signed_range(config.data_bits)
+    return FP16_RANGE if config.is_float else _signed_range(config.data_bits)
 
 
 def weight_range(config):
-    """Range ``(lo, hi)`` of edge weight codes: signed ``config.weight_bits``-bit integers."""
+    """Range ``(lo, hi)`` of edge weight codes: signed ``config.weight_bits``-bit integers, or binary16 bit patterns
+    for format fp16."""
     check_config(config)
-    return _signed_range(config.weight_bits)
+    return FP16_RANGE if config.is_float else _signed_range(config.weight_bits)
 
 
 def _int_codes(x, name, ndim, lo, hi, what):
@@ -323,7 +329,8 @@ def check_weight_codes(w, config, name="weights"):
         the first offending edge and the allowed range.
     """
     lo, hi = weight_range(config)
-    return _int_codes(w, name, 1, lo, hi, f"signed {config.weight_bits}-bit")
+    what = "fp16 bit-pattern" if config.is_float else f"signed {config.weight_bits}-bit"
+    return _int_codes(w, name, 1, lo, hi, what)
 
 
 def limit_option(field):

@@ -42,7 +42,9 @@ def check_job(config, job, result, clock_hz):
             "bit_exact": equal, "first_mismatch": mismatch,
             "cycles": cycles, "busy": c["busy"], "stall": c["stall"], "edges_counted": c["edges"],
             "edges_per_cycle": c["edges"] / cycles if cycles else 0.0,
-            "lane_utilisation": c["edges"] * groups / cycles if cycles else 0.0,
+            # Lanes busy with an edge, over all lanes of all processing elements.
+            "lane_utilisation": c["edges"] * groups / (cycles * config.pes) if cycles else 0.0,
+            "pes": config.pes,
             "engine_us": cycles / clock_hz * 1e6,
             "run_wall_seconds": run.run_seconds,
             "read_wall_seconds": run.read_seconds,
@@ -55,9 +57,13 @@ def check_job(config, job, result, clock_hz):
 def print_rows(config, workload, rows, session, out=print):
     """The report of ``pimgen run gnn``: what ran on what, where the data came from, and per op the result."""
     g = workload.graph
+    if config.is_float:
+        number = f"fp16, {'binary32' if config.fp32_acc else 'binary16'} accumulator"
+    else:
+        number = (f"{config.format} (frac {config.frac_bits}), acc {config.acc_width} bits, "
+                  f"{'saturating' if config.saturate else 'wrapping'}")
     out(f"{workload.name}: {g.num_nodes} nodes, {g.nnz} edges, F = {workload.x.shape[1]}; "
-        f"engine lanes = {config.lanes}, {config.format} (frac {config.frac_bits}), "
-        f"acc {config.acc_width} bits, {'saturating' if config.saturate else 'wrapping'}")
+        f"engine lanes = {config.lanes}, pes = {config.pes}, {number}")
     for part, source in workload.sources.items():
         out(f"  {part}: {source}")
     for r in rows:
