@@ -158,10 +158,12 @@ def cmd_generate(args):
 # run, bench: the engine's own commands module (EngineSpec.commands) does the work
 
 def cmd_run(args):
-    spec = engine_named(args.engine)
+    spec = engine_named(args.engine_name)
     config = _config_from_args(spec, args)
     check_output_file(args.json, "--json")
     check_output_dir(args.build_dir, "--build-dir")
+    if args.target is not None:
+        return spec.commands.RUN_TARGETS[args.target].run(config, args, _console())
     return spec.commands.run(config, args, _console())
 
 
@@ -204,9 +206,11 @@ def build_parser():
         e.add_argument("--lint", action="store_true", help="also run verilator --lint-only on the result")
         _add_config_arguments(e, spec.config_cls)
 
-    for spec, e in _engine_parsers(sub, "run", "run an engine on a workload and compare with the golden model",
-                                   cmd_run, needs_commands=True):
-        spec.commands.add_run_arguments(e, OptionTypes)
+    for spec, e, target in _run_parsers(sub):
+        if target is None:
+            spec.commands.add_run_arguments(e, OptionTypes)
+        else:
+            target.add_arguments(e, OptionTypes)
         e.add_argument("--backend", choices=list(BACKENDS), default="sim",
                        help="where the engine runs: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
                             + " (default: sim)")
@@ -225,10 +229,28 @@ def build_parser():
     return parser
 
 
-def _engine_parsers(sub, verb, help_text, func, needs_commands=False):
+def _run_parsers(sub):
+    """Yield ``(spec, parser, target)`` for ``pimgen run <engine>`` (target None) and for the further workloads an
+    engine's commands module offers in ``RUN_TARGETS`` (``pimgen run gcn``: a whole network on the gnn engine)."""
+    targets = []
+    for spec, parser in _engine_parsers(sub, "run", "run an engine on a workload and compare with the golden model",
+                                        cmd_run, needs_commands=True, collect=targets):
+        parser.set_defaults(engine_name=spec.name, target=None)
+        yield spec, parser, None
+    runs = targets[0]
+    for spec in ENGINES.values():
+        for name, target in getattr(spec.commands, "RUN_TARGETS", {}).items() if spec.commands else ():
+            parser = runs.add_parser(name, help=f"{target.help} (on the {spec.name} engine)")
+            parser.set_defaults(func=cmd_run, engine_name=spec.name, target=name)
+            yield spec, parser, target
+
+
+def _engine_parsers(sub, verb, help_text, func, needs_commands=False, collect=None):
     """Yield ``(spec, parser)`` for ``pimgen <verb> <engine>``, one per engine (with run/bench commands when
     ``needs_commands``), each calling ``func``."""
     engines = sub.add_parser(verb, help=help_text).add_subparsers(dest="engine", required=True, metavar="engine")
+    if collect is not None:
+        collect.append(engines)
     for name, spec in ENGINES.items():
         if needs_commands and spec.commands is None:
             continue

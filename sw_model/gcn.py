@@ -24,7 +24,15 @@ aggregation is linear, so the scale costs nothing: what differs from float64 is 
 of the edge weights, and of the engine's output (and saturation, should an output outgrow the range; counted).
 Because the shift absorbs it, ``config.frac_bits`` does not change the result.
 
-This module imports only NumPy, SciPy, :mod:`sw_model` and the plain-Python :mod:`pimgen.gnn.config` (no design code).
+Mixed-precision features (:func:`mixed_aggregator`, the "mixed" codec): each node's features are stored with a width
+of 1..8 bits chosen by its in-degree and a per-node power-of-two scale, in the packed format of
+:mod:`pimgen.gnn.mixed`; the engine decodes them to its int16 codes and aggregates as usual. On the host: the nodes are
+relabelled by width (:func:`pimgen.gnn.mixed.permute_graph`), ``h * 2**shift`` is quantised and packed
+(:func:`encode_mixed`), decoded (:func:`pimgen.gnn.mixed.decode_mixed`) and aggregated by the int16 golden (together
+:func:`golden_mixed_engine`, which the RTL path replaces), and the result is un-permuted and decoded as above.
+
+This module imports only NumPy, SciPy, :mod:`sw_model` and the plain-Python :mod:`pimgen.gnn.config` and
+:mod:`pimgen.gnn.mixed` (no design code).
 """
 
 import hashlib
@@ -44,6 +52,8 @@ import numpy as np
 import scipy.sparse
 
 from pimgen.gnn.config import GnnConfig
+from pimgen.gnn.mixed import (DEFAULT_THRESHOLDS, DEFAULT_WIDTHS, decode_mixed, edge_order, permute_graph,
+                              plan_mixed, quantize_mixed)
 
 from .datasets import Dataset, load_dataset
 from .gnn import aggregate as golden_aggregate
@@ -56,6 +66,7 @@ __all__ = [
     "gcn_forward", "float_aggregator", "quantized_aggregator", "QuantizedAggregator",
     "feature_shift", "encode_features", "decode_features", "output_headroom_bits",
     "accuracy",
+    "mixed_feature_shift", "encode_mixed", "golden_mixed_engine", "mixed_aggregator", "MixedAggregator",
 ]
 
 #: Part of every cache key: bump it whenever training (initialisation, optimiser, preprocessing) changes, so that
@@ -512,8 +523,35 @@ class _Codec(NamedTuple):
 
 _FIXED_POINT = _Codec(_shift_fixed, _encode_fixed, _decode_fixed, _at_limits_fixed)
 
-#: The hook for new formats: fp16 (or any other ``config.format``) adds its :class:`_Codec` here.
-_CODECS = {"int8": _FIXED_POINT, "int16": _FIXED_POINT}
+#: Largest magnitude an fp16 layer input is scaled to: binary16 keeps its relative precision at any scale, so the
+#: shift only keeps sums of up to this many times the largest input (a hub row) below binary16's 65504.
+_FP16_INPUT_MAX = 2.0 ** 10
+
+
+def _shift_fp16(h, config, headroom_bits):
+    max_abs = float(np.abs(h).max(initial=0.0))
+    if max_abs == 0.0:
+        return 0
+    _, exp = math.frexp(max_abs)                     # max_abs in [2**(exp-1), 2**exp)
+    return min(0, math.floor(math.log2(_FP16_INPUT_MAX)) - exp - headroom_bits)
+
+
+def _encode_fp16(h, config, shift):
+    return np.ldexp(h, shift).astype(np.float16).view(np.uint16).astype(np.int64)
+
+
+def _decode_fp16(codes, config, shift):
+    return np.ldexp(np.asarray(codes).astype(np.uint16).view(np.float16).astype(np.float64), -shift)
+
+
+def _at_limits_fp16(codes, config):
+    return int(np.count_nonzero(~np.isfinite(np.asarray(codes).astype(np.uint16).view(np.float16))))
+
+
+_FLOAT16 = _Codec(_shift_fp16, _encode_fp16, _decode_fp16, _at_limits_fp16)
+
+#: Formats and how each moves host values to engine codes and back (mixed precision adds its own).
+_CODECS = {"int8": _FIXED_POINT, "int16": _FIXED_POINT, "fp16": _FLOAT16}
 
 #: Feature formats :func:`feature_shift`, :func:`encode_features` and :func:`decode_features` handle.
 QUANTIZED_FORMATS = tuple(_CODECS)
@@ -686,6 +724,139 @@ def quantized_aggregator(config, dataset, headroom_bits=0, engine=None):
         If a config's format is not in :data:`QUANTIZED_FORMATS`.
     """
     return QuantizedAggregator(config, dataset, headroom_bits=headroom_bits, engine=engine)
+
+
+# Mixed-precision features (pimgen.gnn.mixed's format), decoded to int16 codes before the aggregation.
+
+def _check_mixed_config(config):
+    _check_gnn_config(config)
+    if config.format != "int16":
+        raise ValueError(f"config.format must be int16 for mixed-precision features (the decoder produces int16 "
+                         f"codes), not {config.format}")
+
+
+def mixed_feature_shift(h, config, headroom_bits=0):
+    """Per-layer exponent for :func:`encode_mixed`: :func:`feature_shift` with one more bit of headroom.
+
+    So ``max|h * 2**shift| <= 2**14`` codes: every width ``b >= 2`` covers it with a node shift ``k <= 16 - b``
+    (the largest positive b-bit code ``(2**(b-1) - 1) << (16 - b)`` is at least ``2**14``), and nothing clips.
+    """
+    _check_mixed_config(config)
+    headroom_bits = _check_int("headroom_bits", headroom_bits, 0)
+    return feature_shift(h, config, headroom_bits + 1)
+
+
+def encode_mixed(h, config, shift, plan):
+    """Host values ``h`` (original node order) to packed mixed-precision features:
+    ``quantize_mixed(h * 2**shift, plan, config.frac_bits)``.
+
+    ``decode_features(plan.to_original(decode_mixed(m)), config, shift)`` gives ``h`` back to within each node's
+    quantisation step, ``2**(k[n] - frac_bits - shift - 1)``.
+    """
+    _check_mixed_config(config)
+    shift = _check_int("shift", shift)
+    return quantize_mixed(np.ldexp(_finite_2d(h), shift), plan, config.frac_bits)
+
+
+def golden_mixed_engine(config, graph, mixed, op, weights=None):
+    """What the engine does with mixed features: :func:`pimgen.gnn.mixed.decode_mixed` to int16 codes (engine
+    order), then the golden :func:`sw_model.gnn.aggregate` on the engine-order ``graph``. The RTL path passes a
+    function with this signature that loads ``mixed.words`` and ``mixed.header`` instead."""
+    return golden_aggregate(config, graph, decode_mixed(mixed), op, weights=weights)
+
+
+class MixedAggregator:
+    """``aggregate(layer, h)`` with mixed-precision features; see :func:`mixed_aggregator`.
+
+    Attributes
+    ----------
+    config : GnnConfig
+        An int16 config.
+    graph : CsrGraph
+        :func:`gcn_graph` of the dataset (original numbering).
+    engine_graph : CsrGraph
+        The same graph in engine numbering (:func:`pimgen.gnn.mixed.permute_graph`).
+    engine_weights : numpy.ndarray of int64
+        :func:`sw_model.gnn.gcn_norm_weights` of ``graph``, in the edge order of ``engine_graph``.
+    thresholds, widths : tuple of int
+        The degree groups and their widths.
+    headroom_bits : int
+        Headroom asked for (the shift keeps one bit more, :func:`mixed_feature_shift`).
+    engine : callable
+        ``engine(config, engine_graph, mixed, op, weights=...) -> codes`` in engine order.
+    plans, mixed, shifts, saturated, clipped : dict
+        Per layer, from the latest call: the :class:`pimgen.gnn.mixed.MixedPlan`, the
+        :class:`pimgen.gnn.mixed.MixedFeatures` (bytes: ``mixed[layer].byte_counts()``), the shift, the output codes
+        at either end of the int16 range, and the input features that clipped.
+    """
+
+    def __init__(self, config, dataset, thresholds=DEFAULT_THRESHOLDS, widths=DEFAULT_WIDTHS, headroom_bits=0,
+                 engine=None):
+        _check_mixed_config(config)
+        headroom_bits = _check_int("headroom_bits", headroom_bits, 0)
+        if engine is not None and not callable(engine):
+            raise TypeError(f"engine must be callable like golden_mixed_engine, not {type(engine).__name__}")
+        self.config = config
+        self.graph = gcn_graph(dataset)
+        # The relabelling depends only on the degrees and widths; plans for other F differ only in the words.
+        relabel = plan_mixed(self.graph, thresholds, widths, lanes=config.lanes, num_features=1)
+        self.thresholds, self.widths = relabel.thresholds, relabel.widths
+        self.engine_graph = permute_graph(self.graph, relabel)
+        self.engine_weights = gcn_norm_weights(self.graph, config)[edge_order(self.graph, relabel)]
+        self.headroom_bits = headroom_bits
+        self.engine = golden_mixed_engine if engine is None else engine
+        self.plans, self.mixed, self.shifts, self.saturated, self.clipped = {}, {}, {}, {}, {}
+
+    def plan(self, num_features):
+        """The :class:`pimgen.gnn.mixed.MixedPlan` for ``num_features`` features per node."""
+        return plan_mixed(self.graph, self.thresholds, self.widths, lanes=self.config.lanes,
+                          num_features=num_features)
+
+    def __call__(self, layer, h):
+        h = _finite_2d(h)
+        plan = self.plan(h.shape[1])
+        shift = mixed_feature_shift(h, self.config, self.headroom_bits)
+        mixed = encode_mixed(h, self.config, shift, plan)
+        out = np.asarray(self.engine(self.config, self.engine_graph, mixed, "weighted", weights=self.engine_weights))
+        self.plans[layer], self.mixed[layer], self.shifts[layer] = plan, mixed, shift
+        self.saturated[layer] = _at_limits_fixed(out, self.config)
+        self.clipped[layer] = mixed.clipped
+        return decode_features(plan.to_original(out), self.config, shift)
+
+
+def mixed_aggregator(config, dataset, thresholds=DEFAULT_THRESHOLDS, widths=DEFAULT_WIDTHS, headroom_bits=0,
+                     engine=None):
+    """Aggregator with degree-aware mixed-precision features (the "mixed" codec).
+
+    For each call ``aggregate(layer, h)`` with ``h`` of shape ``(N, F)``: ``plan = plan_mixed(gcn_graph(dataset),
+    thresholds, widths, lanes=config.lanes, num_features=F)``, ``shift = mixed_feature_shift(h, config,
+    headroom_bits)``, ``mixed = encode_mixed(h, config, shift, plan)``, ``y = engine(config, engine_graph, mixed,
+    "weighted", weights=engine_weights)`` (default :func:`golden_mixed_engine`: decode to int16 codes, then the
+    golden aggregation), return ``decode_features(plan.to_original(y), config, shift)``.
+
+    Parameters
+    ----------
+    config : GnnConfig
+        The engine's config; its format must be int16 (the decoded codes are int16).
+    dataset : Dataset or str
+    thresholds, widths : sequence of int
+        Degree groups (in-degree of ``A + I``) and their widths, default
+        :data:`pimgen.gnn.mixed.DEFAULT_THRESHOLDS` and :data:`pimgen.gnn.mixed.DEFAULT_WIDTHS`.
+    headroom_bits : int
+        As for :func:`quantized_aggregator` (an integer here).
+    engine : callable, optional
+
+    Returns
+    -------
+    MixedAggregator
+
+    Raises
+    ------
+    ValueError
+        If the config's format is not int16, or the thresholds or widths are bad.
+    """
+    return MixedAggregator(config, dataset, thresholds=thresholds, widths=widths, headroom_bits=headroom_bits,
+                           engine=engine)
 
 
 # Metrics.

@@ -578,17 +578,19 @@ def test_bench_quick(build_root, tmp_path, capsys, monkeypatch):
     assert status == 0, out + err
     report = json.loads((tmp_path / "bench" / "gnn.json").read_text())
     assert report["benchmark"] == "gnn"
-    rows = report["rows"]
+    rows = [r for r in report["records"] if r["kind"] == "aggregation"]
     assert rows
     for r in rows:
         assert r["bit_exact"] is True
-        for key in ("cycles", "edges_per_cycle", "lane_utilisation", "build_seconds", "sim_cycles_per_second"):
+        for key in ("cycles", "edges_per_cycle", "lane_utilisation", "build_seconds", "sim_cycles_per_second",
+                    "dataset", "format", "lanes", "pes", "engine_us", "speedup_vs_one_pe"):
             assert key in r, key
         assert r["cycles"] > 0
         assert r["edges_per_cycle"] > 0
         assert 0 < r["lane_utilisation"] <= 1
         assert r["build_seconds"] >= 0
         assert r["sim_cycles_per_second"] > 0
+    assert rows[0]["scipy_spmm_us"] > 0 and rows[0]["speedup_vs_scipy"] > 0          # sum is timed on SciPy too
     assert str(tmp_path / "bench" / "gnn.json") in out
 
 
@@ -617,3 +619,33 @@ def test_unwritable_ccache_dir_builds_without_ccache(tmp_path):
     env = verilator_env({"PATH": os.environ["PATH"], "HOME": str(tmp_path)})
     assert env["CCACHE_DIR"] == str(tmp_path / ".cache" / "pimgen-ccache") and env["OBJCACHE"].endswith("ccache")
     assert "CFG_CXXFLAGS_PCH_I=-include" in env["MAKEFLAGS"]
+
+
+# pimgen run gcn: the hybrid GCN (combination on the host, aggregation on the engine).
+
+@pytest.mark.parametrize("options", [
+    ["--format", "int16", "--lanes", "8"],
+    # The fp16 config of tests/test_gnn_sim.py (its model is shared): Cora fits exactly.
+    ["--format", "fp16", "--lanes", "4", "--max-nodes", "2708", "--max-edges", "13264", "--max-features", "16"],
+], ids=["int16", "fp16"])
+def test_run_gcn_on_cora(build_root, tmp_path, capsys, monkeypatch, options):
+    """Cora's 2-layer GCN: the engine's predictions equal the golden's, every aggregated code is bit-exact, and the
+    test accuracy is within 0.5 points of float64 (which is at least 0.79)."""
+    monkeypatch.chdir(tmp_path)
+    json_path = tmp_path / "gcn.json"
+    status = pimgen("run", "gcn", "--dataset", "cora", *options, "--json", json_path, "--build-dir", build_root)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert "engine predictions equal the golden's: yes; every aggregated code bit-exact: yes" in out
+    report = json.loads(json_path.read_text())
+    acc = report["accuracy"]
+    assert acc["float64"] >= 0.79
+    assert abs(acc["engine"] - acc["float64"]) <= 0.005
+    assert acc["engine"] == acc["golden"]
+    assert [layer["edges"] for layer in report["layers"]] == [13264, 13264]
+
+
+def test_run_gcn_rejects_a_config_too_small(no_build, capsys):
+    assert pimgen("run", "gcn", "--dataset", "citeseer", "--max-nodes", "1000", "--build-dir", no_build) == 2
+    assert re.search(r"The citeseer GCN does not fit the config: max_nodes \(--max-nodes\) = 1000 < 3327",
+                     error_line(capsys))

@@ -339,7 +339,7 @@ def test_aggregator_and_params_reject_bad_arguments(cora):
 def test_unsupported_format_names_the_supported_ones(cora, monkeypatch):
     monkeypatch.delitem(gcn._CODECS, "int8")
     config = GnnConfig(format="int8")
-    message = r"^the GCN quantiser handles formats int16, not 'int8'$"
+    message = r"^the GCN quantiser handles formats int16, fp16, not 'int8'$"
     for call in (lambda: gcn.encode_features(np.zeros((2, 2)), config, 0),
                  lambda: gcn.decode_features(np.zeros((2, 2), dtype=np.int64), config, 0),
                  lambda: gcn.feature_shift(np.zeros((2, 2)), config),

@@ -1,0 +1,128 @@
+"""``pimgen run gcn``: a 2-layer GCN with the combination ``X W`` on the host and every aggregation on the engine.
+
+The network is trained on the host in NumPy (seconds; the weights are cached, ``sw_model.gcn.load_or_train``), then
+run three times on the test nodes: in float64, with the engine's golden model doing the aggregations on quantised
+features (``sw_model.gcn.quantized_aggregator``), and with the engine itself (through :func:`pimgen.session.execute`,
+so on the simulator today and a board later) doing them on the very same codes. The engine's predictions must equal
+the golden's exactly, and so must every aggregated code.
+"""
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from ..errors import InputError
+from ..session import execute
+
+__all__ = ["GCN_TARGET", "GCN_DATASETS"]
+
+#: Datasets the command trains and runs on.
+GCN_DATASETS = ("cora", "citeseer")
+
+
+@dataclass(frozen=True)
+class RunTarget:
+    """A further workload of ``pimgen run``: its help, its options and the command."""
+    help: str
+    add_arguments: Callable
+    run: Callable
+
+
+def _add_arguments(parser, option_types):
+    parser.add_argument("--dataset", default="cora", choices=GCN_DATASETS, help="the graph and its split")
+    parser.add_argument("--hidden", type=option_types.positive("--hidden"), default=16,
+                        help="hidden features of the GCN (default 16)")
+    parser.add_argument("--seed", type=option_types.non_negative("--seed"), default=0,
+                        help="seed of the training (default 0)")
+
+
+class _EngineAggregation:
+    """The ``engine`` hook of ``sw_model.gcn.quantized_aggregator``: each aggregation runs on the engine."""
+
+    def __init__(self, args, console):
+        self.args = args
+        self.console = console
+        self.sessions = []
+
+    def __call__(self, config, graph, codes, op, weights):
+        from tb.host.gnn import GnnJob
+        job = GnnJob(graph, codes, ops=(op,), weights=weights, name=f"gcn-layer{len(self.sessions) + 1}")
+        session = execute(config, [job], backend=self.args.backend, build_root=self.args.build_dir,
+                          waves=self.args.waves, log=self.console.log, progress=self.console.log)
+        self.sessions.append(session)
+        return session.results[0].runs[op].outputs["y"]
+
+
+class _Recorder:
+    """The golden ``engine`` hook, keeping every aggregated result for the comparison with the engine's."""
+
+    def __init__(self):
+        from sw_model.gnn import aggregate
+        self.aggregate = aggregate
+        self.outputs = []
+
+    def __call__(self, config, graph, codes, op, weights):
+        y = self.aggregate(config, graph, codes, op, weights=weights)
+        self.outputs.append(y)
+        return y
+
+
+def _run(config, args, console):
+    from sw_model import gcn
+
+    if config.format not in gcn.QUANTIZED_FORMATS:
+        raise InputError(f"--format must be one of {', '.join(gcn.QUANTIZED_FORMATS)} for pimgen run gcn, "
+                         f"not {config.format}")
+    with console.status(f"training the GCN on {args.dataset} (or taking it from the cache)"):
+        params = gcn.load_or_train(args.dataset, hidden=args.hidden, seed=args.seed)
+    ds = params.dataset
+    graph = gcn.gcn_graph(ds)
+    limits = {"max_nodes": graph.num_nodes, "max_edges": graph.nnz,
+              "max_features": max(params.hidden, params.num_classes)}
+    too_small = [f"{name} (--{name.replace('_', '-')}) = {getattr(config, name)} < {need}"
+                 for name, need in limits.items() if getattr(config, name) < need]
+    if too_small:
+        raise InputError(f"The {args.dataset} GCN does not fit the config: {'; '.join(too_small)}")
+
+    float_logits = gcn.gcn_forward(params, ds, gcn.float_aggregator(ds))
+    golden = _Recorder()
+    golden_logits = gcn.gcn_forward(params, ds, gcn.quantized_aggregator(config, ds, engine=golden))
+    engine = _EngineAggregation(args, console)
+    with console.status(f"running both aggregations of the GCN on the engine ({args.backend})"):
+        rtl_logits = gcn.gcn_forward(params, ds, gcn.quantized_aggregator(config, ds, engine=engine))
+
+    same_codes = all(np.array_equal(g, s.results[0].runs["weighted"].outputs["y"])
+                     for g, s in zip(golden.outputs, engine.sessions))
+    same_predictions = np.array_equal(np.argmax(golden_logits, axis=1), np.argmax(rtl_logits, axis=1))
+    accuracies = {"float64": gcn.accuracy(float_logits, ds), "golden": gcn.accuracy(golden_logits, ds),
+                  "engine": gcn.accuracy(rtl_logits, ds)}
+    rows = []
+    print(f"{args.dataset} 2-layer GCN (hidden {params.hidden}, seed {args.seed}; trained in "
+          f"{params.train_seconds:.1f} s or taken from the cache): aggregations on the {config.format} engine, "
+          f"lanes = {config.lanes}, pes = {config.pes}")
+    labels = {"float64": "float64", "golden": f"{config.format} golden model",
+              "engine": f"{config.format} engine ({args.backend})"}
+    width = max(len(label) for label in labels.values())
+    for key, label in labels.items():
+        print(f"  test accuracy, {label + ':':<{width + 1}} {accuracies[key]:.4f}")
+    print(f"  engine predictions equal the golden's: {'yes' if same_predictions else 'NO'}; every aggregated "
+          f"code bit-exact: {'yes' if same_codes else 'NO'}")
+    for layer, session in enumerate(engine.sessions, start=1):
+        counters = session.results[0].runs["weighted"].counters
+        rows.append({"layer": layer, "cycles": counters["cycles"], "edges": counters["edges"],
+                     "engine_us": counters["cycles"] / session.clock_hz * 1e6})
+        print(f"  layer {layer} aggregation: {counters['cycles']} cycles ({rows[-1]['engine_us']:.1f} us at "
+              f"{session.clock_hz / 1e6:g} MHz), {counters['edges']} edges")
+    if args.json:
+        import json
+        from ..outputs import write_output_file
+        write_output_file(args.json, json.dumps({"dataset": args.dataset, "format": config.format,
+                                                 "lanes": config.lanes, "pes": config.pes,
+                                                 "accuracy": accuracies, "predictions_equal": bool(same_predictions),
+                                                 "codes_equal": bool(same_codes), "layers": rows}, indent=2) + "\n",
+                          "--json")
+    return 0 if same_predictions and same_codes else 1
+
+
+GCN_TARGET = RunTarget("train a 2-layer GCN on the host and run its aggregations on the engine", _add_arguments, _run)
