@@ -649,3 +649,31 @@ def test_run_gcn_rejects_a_config_too_small(no_build, capsys):
     assert pimgen("run", "gcn", "--dataset", "citeseer", "--max-nodes", "1000", "--build-dir", no_build) == 2
     assert re.search(r"The citeseer GCN does not fit the config: max_nodes \(--max-nodes\) = 1000 < 3327",
                      error_line(capsys))
+
+
+# Graphs as users have them: scipy.sparse.save_npz matrices and PyTorch Geometric edge_index arrays.
+
+def test_run_scipy_and_edge_index_files(build_root, tmp_path, capsys, monkeypatch):
+    import scipy.sparse
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(3)
+    n = 40
+    src, dst = rng.integers(0, n, size=150), rng.integers(0, n, size=150)
+    scipy.sparse.save_npz(tmp_path / "adj.npz", scipy.sparse.coo_matrix((np.ones(150), (dst, src)), shape=(n, n)))
+    np.save(tmp_path / "edges.npy", np.stack([src, dst]))
+    for name, kind in (("adj.npz", "scipy"), ("edges.npy", "edge_index")):
+        status = pimgen("run", "gnn", "--graph", tmp_path / name, "--features", "8", "--op", "sum", "--op", "mean",
+                        "--lanes", "4", "--format", "int16", "--build-dir", build_root)
+        out, err = capsys.readouterr()
+        assert status == 0, out + err
+        assert f"({kind})" in out
+        assert out.count("bit-exact match with the golden model: yes") == 2
+
+
+def test_edge_index_node_out_of_range_is_one_line(no_build, capsys, tmp_path):
+    np.save(tmp_path / "bad.npy", np.array([[0, 1, 7], [1, 2, 0]]))
+    np.savez(tmp_path / "bad_n.npz", edge_index=np.array([[0, 1, 7], [1, 2, 0]]), num_nodes=np.array(5))
+    assert pimgen("run", "gnn", "--graph", tmp_path / "bad_n.npz", "--build-dir", no_build) == 2
+    assert re.search(r"bad_n\.npz.*7", error_line(capsys))
+    assert pimgen("run", "gnn", "--graph", tmp_path / "bad.npy", "--max-nodes", "4", "--build-dir", no_build) == 2
+    assert re.search(r"8 nodes > max_nodes \(--max-nodes\) = 4", error_line(capsys))
