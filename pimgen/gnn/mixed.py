@@ -63,8 +63,8 @@ lane: 8-bit banks), ``G = ceil(F / L)`` feature groups per node, ``f`` the confi
    the common case for GCN layers (Cora: ``F = 16`` and ``F = 7`` with ``L = 8`` give ``G = 2`` and ``G = 1``: with
    ``G = 1`` every node took a full word whatever its width, more than int8, and mixed precision saved nothing: with
    the default widths it gave 7.52x and 3.29x fewer bytes than fp32 for Cora's two layers, this format 8.73x and
-   7.14x). Running the slots through the class fixes it. When ``P`` divides ``G`` both formats place every group in the same
-   word at the same bit offset, byte for byte.
+   7.14x). Running the slots through the class fixes it. When ``P`` divides ``G`` both formats place every group in
+   the same word at the same bit offset, byte for byte.
 
 6. **Class table.** 8 entries ``(first[c], base[c])``, counted as 4 bytes per entry (a 16-bit ``first`` and a 16-bit
    ``base``; wider graphs need wider fields, which the count ignores).
@@ -126,8 +126,8 @@ from ..errors import InputError, InputTypeError
 from .inputs import CsrGraph, check_graph
 
 __all__ = ["MixedPlan", "MixedFeatures", "DEFAULT_THRESHOLDS", "DEFAULT_WIDTHS", "NUM_CLASSES", "HEADER_BITS",
-           "TABLE_BYTES", "CODE_BITS", "slots_per_word", "width_of_class", "widths_for_degrees", "plan_mixed", "edge_order", "permute_graph", "quantize_mixed", "decode_mixed",
-           "decode_mixed_original"]
+           "TABLE_BYTES", "CODE_BITS", "slots_per_word", "width_of_class", "widths_for_degrees", "plan_mixed",
+           "edge_order", "permute_graph", "quantize_mixed", "decode_mixed", "decode_mixed_original"]
 
 #: Degree cut points of the default plan (in-degree of the aggregated graph, self loops included): group 0 is
 #: ``d < 5``, group 1 ``5 <= d < 8``, group 2 ``d >= 8`` (see "Defaults and the experiment behind them").
