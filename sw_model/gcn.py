@@ -35,6 +35,7 @@ This module imports only NumPy, SciPy, :mod:`sw_model` and the plain-Python :mod
 :mod:`pimgen.gnn.mixed` (no design code).
 """
 
+import dataclasses
 import hashlib
 import inspect
 import json
@@ -728,11 +729,16 @@ def quantized_aggregator(config, dataset, headroom_bits=0, engine=None):
 
 # Mixed-precision features (pimgen.gnn.mixed's format), decoded to int16 codes before the aggregation.
 
+#: Formats whose engine aggregates int16 codes, the ones mixed-precision features decode to ("mixed" is the engine
+#: with the decoder; "int16" aggregates codes decoded on the host).
+MIXED_CONFIG_FORMATS = ("int16", "mixed")
+
+
 def _check_mixed_config(config):
     _check_gnn_config(config)
-    if config.format != "int16":
-        raise ValueError(f"config.format must be int16 for mixed-precision features (the decoder produces int16 "
-                         f"codes), not {config.format}")
+    if config.format not in MIXED_CONFIG_FORMATS:
+        raise ValueError(f"config.format must be one of {', '.join(MIXED_CONFIG_FORMATS)} for mixed-precision "
+                         f"features (the decoder produces int16 codes), not {config.format}")
 
 
 def mixed_feature_shift(h, config, headroom_bits=0):
@@ -743,7 +749,12 @@ def mixed_feature_shift(h, config, headroom_bits=0):
     """
     _check_mixed_config(config)
     headroom_bits = _check_int("headroom_bits", headroom_bits, 0)
-    return feature_shift(h, config, headroom_bits + 1)
+    return feature_shift(h, _as_int16(config), headroom_bits + 1)
+
+
+def _as_int16(config):
+    """The int16 config whose codes a mixed config's decoder produces (same fraction bits and accumulator)."""
+    return config if config.format == "int16" else dataclasses.replace(config, format="int16")
 
 
 def encode_mixed(h, config, shift, plan):
@@ -821,7 +832,7 @@ class MixedAggregator:
         self.plans[layer], self.mixed[layer], self.shifts[layer] = plan, mixed, shift
         self.saturated[layer] = _at_limits_fixed(out, self.config)
         self.clipped[layer] = mixed.clipped
-        return decode_features(plan.to_original(out), self.config, shift)
+        return decode_features(plan.to_original(out), _as_int16(self.config), shift)
 
 
 def mixed_aggregator(config, dataset, thresholds=DEFAULT_THRESHOLDS, widths=DEFAULT_WIDTHS, headroom_bits=0,

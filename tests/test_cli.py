@@ -625,7 +625,7 @@ def test_unwritable_ccache_dir_builds_without_ccache(tmp_path):
 
 @pytest.mark.parametrize("options", [
     ["--format", "int16", "--lanes", "8"],
-    # The fp16 config of tests/test_gnn_sim.py (its model is shared): Cora fits exactly.
+    # The fp16 and mixed configs of tests/test_gnn_sim.py (their models are shared): Cora fits exactly.
     ["--format", "fp16", "--lanes", "4", "--max-nodes", "2708", "--max-edges", "13264", "--max-features", "16"],
 ], ids=["int16", "fp16"])
 def test_run_gcn_on_cora(build_root, tmp_path, capsys, monkeypatch, options):
@@ -677,3 +677,31 @@ def test_edge_index_node_out_of_range_is_one_line(no_build, capsys, tmp_path):
     assert re.search(r"bad_n\.npz.*7", error_line(capsys))
     assert pimgen("run", "gnn", "--graph", tmp_path / "bad.npy", "--max-nodes", "4", "--build-dir", no_build) == 2
     assert re.search(r"8 nodes > max_nodes \(--max-nodes\) = 4", error_line(capsys))
+
+
+def test_run_gcn_mixed_precision_on_cora(build_root, tmp_path, capsys, monkeypatch):
+    """Degree-aware mixed precision decoded by the engine: at most 4 bits per feature on average, within 1.5 points
+    of float64, at least 7x fewer feature bytes than fp32 for both layers, and bit-exact with the golden."""
+    monkeypatch.chdir(tmp_path)
+    status = pimgen("run", "gcn", "--dataset", "cora", "--format", "mixed", "--lanes", "8", "--max-nodes", "2708",
+                    "--max-edges", "13264", "--max-features", "16", "--json", tmp_path / "g.json",
+                    "--build-dir", build_root)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert "engine predictions equal the golden's: yes; every aggregated code bit-exact: yes" in out
+    acc = json.loads((tmp_path / "g.json").read_text())["accuracy"]
+    assert acc["float64"] - acc["engine"] <= 0.015
+    layers = re.findall(r"layer \d ([\d.]+) bits/feature, \d+ bytes with headers \(([\d.]+)x fewer than fp32", out)
+    assert len(layers) == 2
+    assert all(float(bits) <= 4 and float(ratio) >= 7 for bits, ratio in layers), layers
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--mixed-widths", "4,9,4"], r"widths must be bit widths in 1\.\.8, not 9"),
+    (["--mixed-widths", "4,0,4"], r"widths must be bit widths in 1\.\.8, not 0"),
+    (["--mixed-thresholds", "8,5"], r"thresholds must be strictly ascending, not \(8, 5\)"),
+    (["--mixed-widths", "x"], r"argument --mixed-widths: must be integers separated by commas"),
+])
+def test_run_gcn_mixed_rejects_bad_widths(no_build, capsys, args, match):
+    assert pimgen("run", "gcn", "--format", "mixed", *args, "--build-dir", no_build) == 2
+    assert re.search(match, error_line(capsys))

@@ -20,6 +20,8 @@ from tb.runner import build, run_test
 #: read, the first descriptor passes the FIFO) and 7 after the last (6 pipeline stages, then done is raised).
 RUN_OVERHEAD = 12
 STARTUP_STALL = 5
+#: Mixed precision adds two pipeline stages (class table and header, word, decode) to every run (docs/gnn.md).
+MIXED_DECODE_STAGES = 2
 #: A processing element without rows reads one indptr word and is done: 2 cycles of stall (docs/gnn.md).
 EMPTY_PE_STALL = 2
 
@@ -151,7 +153,8 @@ def check_results(cfg, results):
             pe_busy = [expected_busy(job.graph, job.x.shape[1], cfg.lanes, (starts[p], starts[p + 1]))
                        for p in range(cfg.pes)]
             assert counters["pe_busy"] == pe_busy, f"{job.name}/{op}"
-            assert counters["cycles"] == max(pe_busy) + RUN_OVERHEAD, f"{job.name}/{op}"
+            overhead = RUN_OVERHEAD + (MIXED_DECODE_STAGES if cfg.is_mixed else 0)
+            assert counters["cycles"] == max(pe_busy) + overhead, f"{job.name}/{op}"
             stalls = [STARTUP_STALL if starts[p + 1] > starts[p] else EMPTY_PE_STALL for p in range(cfg.pes)]
             assert counters["pe_stall"] == stalls, f"{job.name}/{op}"
             assert counters["stall"] == sum(stalls), f"{job.name}/{op}"
@@ -285,3 +288,40 @@ def test_fp16_special_cases_are_what_ieee_says():
             assert y == want and np.signbit(y) == np.signbit(want), (job.name, y)
     nan_bits = aggregate(cfg, fp16_workloads(cfg)[4].graph, fp16_workloads(cfg)[4].x, "max")[0, 0]
     assert nan_bits == 0x7E00                                            # the canonical quiet NaN
+
+
+# Mixed precision: features packed by pimgen.gnn.mixed, decoded by the engine on the fly.
+
+MIXED_CONFIGS = [
+    GnnConfig(lanes=4, pes=2, format="mixed", **SMALL),
+    GnnConfig(lanes=8, format="mixed", max_nodes=2708, max_edges=13264, max_features=16),       # Cora fits
+]
+#: Every width 1..8 by degree (a plan that uses every class, including the padded widths 3, 5, 6, 7).
+ALL_WIDTHS = dict(thresholds=(2, 3, 4, 5, 6, 8, 10), widths=(8, 7, 6, 5, 4, 3, 2, 1))
+
+
+def mixed_job(cfg, graph, x_float, ops, name, **plan_options):
+    """A job of packed features: the graph renumbered in the plan's order, the codes the engine decodes to."""
+    from pimgen.gnn.mixed import decode_mixed, permute_graph, plan_mixed, quantize_mixed
+    from tb.host.gnn import PackedFeatures
+    plan = plan_mixed(graph, lanes=cfg.lanes, num_features=x_float.shape[1], **plan_options)
+    mixed = quantize_mixed(x_float, plan, cfg.frac_bits)
+    engine_graph = permute_graph(graph, plan)
+    return GnnJob(engine_graph, decode_mixed(mixed), ops=ops, weights=engine_graph.weights, name=name,
+                  packed=PackedFeatures.from_mixed(mixed))
+
+
+@pytest.mark.parametrize("cfg", MIXED_CONFIGS, ids=lambda c: f"lanes{c.lanes}-pes{c.pes}-mixed")
+def test_mixed_precision_matches_golden(cfg, build_root, tmp_path):
+    rng = np.random.default_rng(7)
+    g = random_graph(60, 5, seed=7, empty_rows=3)
+    g = CsrGraph(g.indptr, g.indices, weights=rng.integers(-3000, 3000, size=g.nnz))
+    jobs = [mixed_job(cfg, g, rng.standard_normal((60, 7)) * 4, GNN_OPS, "all-widths", **ALL_WIDTHS),
+            mixed_job(cfg, g, rng.standard_normal((60, 13)), ("sum", "max"), "default-widths")]
+    if cfg.max_nodes >= 2708:
+        ds = load_dataset("cora")
+        loops = ds.graph.with_self_loops()
+        loops = CsrGraph(loops.indptr, loops.indices, weights=gcn_norm_weights(loops, cfg))
+        jobs.append(mixed_job(cfg, loops, project_features(ds.features, 16, seed=0), ("weighted", "sum"), "cora"))
+    check_results(cfg, simulate(model := build(cfg, root=build_root, log=None), jobs, tmp_path))
+    assert model.top == cfg.top_name

@@ -228,7 +228,7 @@ def test_degree_too_large_for_mean_only():
     (dict(lanes=0), ValueError, r"lanes must be an integer in 1\.\.64, not 0"),
     (dict(lanes=-1), ValueError, r"lanes.*-1"),
     (dict(lanes="4"), TypeError, r"lanes must be an integer, not '4'"),
-    (dict(format="int32"), ValueError, r"format must be one of int8, int16, fp16, not 'int32'"),
+    (dict(format="int32"), ValueError, r"format must be one of int8, int16, fp16, mixed, not 'int32'"),
     (dict(format="fp16", frac_bits=4), ValueError, r"frac_bits does not apply to format fp16"),
     (dict(format="int8", fp32_acc=True), ValueError, r"fp32_acc applies to format fp16 only, not int8"),
     (dict(format="int8", frac_bits=8), ValueError, r"frac_bits must be an integer in 0\.\.7, not 8"),

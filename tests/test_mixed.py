@@ -416,7 +416,7 @@ def test_other_functions_reject_bad_arguments():
 
 def test_mixed_aggregator_rejects_bad_arguments(trained):
     ds, _ = trained["cora"]
-    with pytest.raises(ValueError, match=r"^config\.format must be int16 for mixed-precision features"):
+    with pytest.raises(ValueError, match=r"^config\.format must be one of int16, mixed for mixed-precision features"):
         gcn.mixed_aggregator(GnnConfig(format="int8"), ds)
     with pytest.raises(InputError, match=r"^widths must be bit widths in 1\.\.8, not 12$"):
         gcn.mixed_aggregator(GnnConfig(format="int16"), ds, widths=(4, 12, 4))

@@ -13,8 +13,8 @@ from ..common.engine import Counter, EngineComponent
 from ..common.fixed import above
 from ..common.window import WindowedMemory
 from .codes import GNN_ERROR_MEANINGS, GnnError, GnnOp
-from .layouts import feature_layout, weight_shape
-from .pe import ROW_FIFO_DEPTH, ProcessingElement, mean_reciprocals
+from .layouts import feature_layout, header_layout, weight_shape, word_layout
+from .pe import MIXED_CLASSES, ROW_FIFO_DEPTH, ProcessingElement, mean_reciprocals
 
 __all__ = ["GnnEngine", "feature_layout", "mean_reciprocals", "ROW_FIFO_DEPTH"]
 
@@ -73,6 +73,14 @@ class GnnEngine(EngineComponent):
             RegisterArray("PE_FIRST", cfg.pes, [Field("row", node_bits, Access.RW)],
                           "first row of each processing element (PE_FIRST[0] = 0, non-decreasing)"),
         ]
+        if cfg.is_mixed:
+            registers += [
+                RegisterArray("MP_FIRST", MIXED_CLASSES, [Field("node", node_bits, Access.RW)],
+                              "mixed precision: first node of each width class (class c holds width 8 - c)"),
+                RegisterArray("MP_BASE", MIXED_CLASSES,
+                              [Field("word", ceil_log2(cfg.feature_words + 1), Access.RW)],
+                              "mixed precision: first word of each width class in the words window"),
+            ]
         counters = [
             Counter("cycles", "cycles from start to done"),
             Counter("busy", "items that entered a pipeline (all processing elements)", max_increment=cfg.pes),
@@ -87,7 +95,9 @@ class GnnEngine(EngineComponent):
             "indptr":   WindowedMemory(unsigned(cfg.edge_bits), cfg.max_nodes + 1, copies=copies),
             "indices":  WindowedMemory(unsigned(max(cfg.node_bits, 1)), cfg.max_edges, copies=copies),
             "weights":  WindowedMemory(weight_shape(cfg), cfg.max_edges, copies=copies),
-            "features": WindowedMemory.from_layout(feature_layout(cfg), copies=copies),
+            **({"words":   WindowedMemory.from_layout(word_layout(cfg), copies=copies),
+                "headers": WindowedMemory.from_layout(header_layout(cfg), copies=copies)} if cfg.is_mixed else
+               {"features": WindowedMemory.from_layout(feature_layout(cfg), copies=copies)}),
             "result":   WindowedMemory.from_layout(feature_layout(cfg), engine_write=True, copies=copies),
         }
         super().__init__(cfg, registers, counters, windows, errors=GNN_ERROR_MEANINGS)
@@ -152,16 +162,21 @@ class GnnEngine(EngineComponent):
                 pe.groups.eq(groups),
                 pe.op.eq(op),
             ]
-            for window in ("indptr", "indices", "weights", "features"):
+            feature_windows = ("words", "headers") if cfg.is_mixed else ("features",)
+            for window in ("indptr", "indices", "weights", *feature_windows):
                 read = getattr(pe, window)
                 m.d.comb += [
                     port(window, "rd_addr", p).eq(read.addr),
                     port(window, "rd_en", p).eq(read.en),
                 ]
-                if window == "features":
+                if window in ("features", "words"):                     # a word of lanes banks
                     m.d.comb += read.data.eq(port(window, "rd_data", p))
                 else:
                     m.d.comb += read.data.eq(port(window, "rd_data", p)[0])
+            if cfg.is_mixed:
+                for c in range(MIXED_CLASSES):
+                    m.d.comb += [pe.mp_first[c].eq(csr.value(f"MP_FIRST[{c}]", "node")),
+                                 pe.mp_base[c].eq(csr.value(f"MP_BASE[{c}]", "word"))]
             m.d.comb += [
                 port("result", "wr_addr", p).eq(pe.result.addr),
                 port("result", "wr_en", p).eq(pe.result.en),

@@ -12,11 +12,15 @@ from amaranth.utils import ceil_log2
 
 from ..common.fixed import above, fit_signed
 from .codes import GnnError, GnnOp
-from .layouts import feature_layout, feature_shape, weight_shape
+from .layouts import HEADER_BITS, feature_layout, feature_shape, weight_shape
+from .mixed_decode import MixedAddress, MixedDecode
 from . import fp16
 from .schedule import EdgeSequencer, RowReader, row_layout
 
 __all__ = ["ProcessingElement", "ROW_FIFO_DEPTH", "mean_reciprocals", "read_port", "write_port"]
+
+#: Width classes of mixed precision (one per width 1..8, pimgen.gnn.mixed).
+MIXED_CLASSES = 8
 
 #: Row descriptors prefetched ahead of the sequencer. A row of one item per group needs a new descriptor every cycle;
 #: the row reader delivers one per cycle after a start-up of 3, so 4 entries cover the start-up and keep the
@@ -103,8 +107,7 @@ class ProcessingElement(wiring.Component):
             "indptr":    Out(read_port(range(cfg.max_nodes + 2), cfg.edge_bits)),
             "indices":   Out(read_port(range(max(cfg.max_edges, 2)), max(cfg.node_bits, 1))),
             "weights":   Out(read_port(range(max(cfg.max_edges, 2)), weight_shape(cfg))),
-            "features":  Out(read_port(range(max(cfg.feature_words, 2)),
-                                       data.ArrayLayout(feature_shape(cfg), cfg.lanes))),
+            **self._feature_ports(cfg),
             "result":    Out(write_port(range(max(cfg.feature_words, 2)),
                                         data.ArrayLayout(feature_shape(cfg), cfg.lanes))),
             "done":      Out(1),
@@ -114,6 +117,19 @@ class ProcessingElement(wiring.Component):
             "stall":     Out(1),
             "edge":      Out(1),
         })
+
+    @staticmethod
+    def _feature_ports(cfg):
+        """The feature read port; in mixed precision the packed words, the headers and the class table instead."""
+        if not cfg.is_mixed:
+            return {"features": Out(read_port(range(max(cfg.feature_words, 2)),
+                                              data.ArrayLayout(feature_shape(cfg), cfg.lanes)))}
+        return {
+            "words":    Out(read_port(range(max(cfg.feature_words, 2)), data.ArrayLayout(unsigned(8), cfg.lanes))),
+            "headers":  Out(read_port(range(max(cfg.max_nodes, 2)), unsigned(HEADER_BITS))),
+            "mp_first": In(range(cfg.max_nodes + 1)).array(MIXED_CLASSES),
+            "mp_base":  In(range(cfg.max_nodes * cfg.groups_max + 1)).array(MIXED_CLASSES),
+        }
 
     @property
     def config(self):
@@ -178,23 +194,27 @@ class ProcessingElement(wiring.Component):
         ]
         advance(s1, s0)
 
-        # S1 -> S2: read the feature word of the source node.
-        s2 = stage("s2")
         col = self.indices.data
-        weight = Signal(weight_shape(cfg))
-        m.d.comb += [
-            self.features.addr.eq(_feature_word(cfg, col, s1["group"])),
-            self.features.en.eq(1),
-        ]
-        m.d.sync += weight.eq(self.weights.data)
-        advance(s2, s1)
         col_error = s1["valid"] & ~s1["empty"] & (col >= self.num_nodes)
         degree_error = s1["valid"] & (op == GnnOp.MEAN) & above(s1["deg"], cfg.max_degree)
+        if cfg.is_mixed:
+            s2, weight, x, decode_in_flight = self._mixed_features(m, stage, advance, s1, col)
+        else:
+            # S1 -> S2: read the feature word of the source node.
+            s2 = stage("s2")
+            weight = Signal(weight_shape(cfg))
+            m.d.comb += [
+                self.features.addr.eq(_feature_word(cfg, col, s1["group"])),
+                self.features.en.eq(1),
+            ]
+            m.d.sync += weight.eq(self.weights.data)
+            advance(s2, s1)
+            x, decode_in_flight = self.features.data, 0
 
         if cfg.is_float:
-            s6, outs = self._float_lanes(m, stage, advance, s2, weight)
+            s6, outs = self._float_lanes(m, stage, advance, s2, weight, x)
         else:
-            s6, outs = self._fixed_lanes(m, stage, advance, s2, weight)
+            s6, outs = self._fixed_lanes(m, stage, advance, s2, weight, x)
 
         # S6: write the result word.
         m.d.comb += [
@@ -205,7 +225,7 @@ class ProcessingElement(wiring.Component):
             m.d.comb += self.result.data[i].eq(outs[i])
 
         # Completion, errors and counter increments.
-        in_flight = s1["valid"] | s2["valid"] | self._in_flight | s6["valid"]
+        in_flight = s1["valid"] | decode_in_flight | s2["valid"] | self._in_flight | s6["valid"]
         # Every descriptor has been taken by the sequencer. The FIFO's `level` counts a descriptor from the cycle
         # after it is written, while `r_rdy` rises only a cycle later (output register): with one row, `finished`
         # rises while that row is still between the two, and `~r_rdy` would end the run before it is issued.
@@ -226,16 +246,55 @@ class ProcessingElement(wiring.Component):
         return m
 
 
-    def _fixed_lanes(self, m, stage, advance, s2, weight):
+    def _mixed_features(self, m, stage, advance, s1, col):
+        """S1 -> S2 in mixed precision (pimgen.gnn.mixed), two stages longer than a plain feature read: the slot's
+        word and bit offset from the class table and the node's header (S1 -> S1b), the word (S1b -> S1c), the lanes
+        decoded to int16 codes (S1c -> S2). Returns the S2 stage, its weight and codes, and what is in flight."""
+        cfg = self._config
+        m.submodules.mixed_address = addr = MixedAddress(max_nodes=cfg.max_nodes, groups_max=cfg.groups_max)
+        m.submodules.mixed_decode = decode = MixedDecode(cfg.lanes)
+        m.d.comb += [
+            addr.node.eq(col),
+            addr.group.eq(s1["group"]),
+            addr.groups.eq(self.groups),
+            self.headers.addr.eq(col),
+            self.headers.en.eq(1),
+        ]
+        for c in range(MIXED_CLASSES):
+            m.d.comb += [addr.first[c].eq(self.mp_first[c]), addr.base[c].eq(self.mp_base[c])]
+        s1b = stage("s1b")
+        word, offset, width = Signal.like(addr.word), Signal.like(addr.shift_bits), Signal.like(addr.width)
+        weight_b = Signal(weight_shape(cfg))
+        m.d.sync += [word.eq(addr.word), offset.eq(addr.shift_bits), width.eq(addr.width),
+                     weight_b.eq(self.weights.data)]
+        advance(s1b, s1)
+
+        s1c = stage("s1c")
+        m.d.comb += [self.words.addr.eq(word), self.words.en.eq(1)]
+        shift_k, offset_c, width_c = Signal(4), Signal.like(offset), Signal.like(width)
+        weight_c = Signal(weight_shape(cfg))
+        m.d.sync += [shift_k.eq(self.headers.data), offset_c.eq(offset), width_c.eq(width), weight_c.eq(weight_b)]
+        advance(s1c, s1b)
+
+        s2 = stage("s2")
+        m.d.comb += [decode.data.eq(self.words.data), decode.shift_bits.eq(offset_c), decode.width.eq(width_c),
+                     decode.k.eq(shift_k)]
+        codes = Signal(data.ArrayLayout(feature_shape(cfg), cfg.lanes))
+        weight = Signal(weight_shape(cfg))
+        m.d.sync += [codes.eq(decode.codes), weight.eq(weight_c)]
+        advance(s2, s1c)
+        return s2, weight, codes, s1b["valid"] | s1c["valid"]
+
+    def _fixed_lanes(self, m, stage, advance, s2, weight, x):
         """S2..S6 of the fixed-point formats (docs/gnn.md); returns the last stage and the lane results."""
         cfg = self._config
         lanes, A, W = cfg.lanes, cfg.acc_width, cfg.data_bits
         op = self.op
+
         # S2 -> S3: per-lane term (feature, or weight * feature); empty rows contribute 0.
         s3 = stage("s3")
         term_shape = signed(W + cfg.weight_bits)
         terms = [Signal(term_shape, name=f"term{i}") for i in range(lanes)]
-        x = self.features.data
         for i in range(lanes):
             with m.If(s2["empty"]):
                 m.d.sync += terms[i].eq(0)
@@ -300,14 +359,13 @@ class ProcessingElement(wiring.Component):
         self._in_flight = s3["valid"] | s4["valid"] | s5["valid"]
         return s6, outs
 
-    def _float_lanes(self, m, stage, advance, s2, weight):
+    def _float_lanes(self, m, stage, advance, s2, weight, x):
         """S2..S6 of format fp16 (docs/gnn.md, "fp16 format"): the same stages and timing as the fixed-point lanes,
         with the binary16 (or binary32 accumulator) units of :mod:`hw.gnn.fp16`."""
         cfg = self._config
         lanes, op = cfg.lanes, self.op
         wide = cfg.fp32_acc
         acc_bits = 32 if wide else 16
-        x = self.features.data
 
         # S2 -> S3: per-lane term; empty rows contribute +0.
         s3 = stage("s3")

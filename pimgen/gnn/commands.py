@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..outputs import write_output_file
 from ..session import execute
 from .config import GNN_OPS, GnnConfig
@@ -51,6 +52,9 @@ def _job(workload, ops):
 
 
 def run(config, args, console):
+    if config.is_mixed:
+        raise InputError("--format mixed quantises real features per node: run it with `pimgen run gcn --format "
+                         "mixed`; `pimgen run gnn` takes int8, int16 or fp16")
     ops = args.op or ["sum"]
     workload = make_workload(config, dataset=args.dataset, graph_file=args.graph, random_nodes=args.random,
                              features=args.features, self_loops=args.self_loops, seed=args.seed,
@@ -187,13 +191,13 @@ def gcn_accuracy_rows(console):
                 logits = gcn.gcn_forward(params, dataset, gcn.quantized_aggregator(config, dataset))
                 records.append({"kind": "gcn_accuracy", "dataset": dataset, "format": fmt, "bits_per_feature": bits,
                                 "feature_bytes": bits * elements // 8, "accuracy": gcn.accuracy(logits, dataset)})
-            # Degree-aware mixed precision (golden only: the engine's decoder is not built yet), bytes including the
-            # per-node headers and the class table.
+            # Degree-aware mixed precision (the engine decodes it, bit-exact with this golden: tests/test_cli.py),
+            # bytes including the per-node headers and the class table.
             mixed = gcn.mixed_aggregator(GnnConfig(format="int16", **BENCH_LIMITS), dataset)
             logits = gcn.gcn_forward(params, dataset, mixed)
             counts = [features.byte_counts() for features in mixed.mixed.values()]
             total_bits = sum(c["avg_bits"] * c["fp32_bytes"] / 4 for c in counts)
-            records.append({"kind": "gcn_accuracy", "dataset": dataset, "format": "mixed (golden)",
+            records.append({"kind": "gcn_accuracy", "dataset": dataset, "format": "mixed",
                             "bits_per_feature": total_bits / sum(c["fp32_bytes"] / 4 for c in counts),
                             "feature_bytes": sum(c["total_bytes"] for c in counts),
                             "accuracy": gcn.accuracy(logits, dataset)})

@@ -8,7 +8,7 @@ from ..config import (MAX_MEMORY_BITS, ConfigError, Derived, EngineConfig, ceil_
 
 __all__ = ["GnnConfig", "GNN_FORMATS", "GNN_OPS"]
 
-GNN_FORMATS = ("int8", "int16", "fp16")
+GNN_FORMATS = ("int8", "int16", "fp16", "mixed")
 #: Aggregation ops by name, in the order of their codes (``hw.gnn.codes.GnnOp`` is the hardware's enum of them;
 #: a test checks the two agree).
 GNN_OPS = ("sum", "mean", "max", "weighted")
@@ -87,6 +87,12 @@ class GnnConfig(EngineConfig):
     # Derived quantities: the one place widths and depths come from.
 
     @property
+    def is_mixed(self):
+        """Features are stored in degree-aware mixed precision (pimgen.gnn.mixed) and decoded to int16 codes on the
+        fly; the aggregation is int16's."""
+        return self.format == "mixed"
+
+    @property
     def is_float(self):
         """Features, weights and results are IEEE binary16 bit patterns (format fp16)."""
         return self.format == "fp16"
@@ -119,9 +125,11 @@ class GnnConfig(EngineConfig):
     def memory_bits(self):
         """Bits of all memories: indptr, indices, weights, features and result, and the mean reciprocal ROM, each held
         once per processing element (``pes`` copies, so that they never wait on each other)."""
+        features = self.feature_words * self.lanes * (8 if self.is_mixed else self.data_bits)
+        headers = self.max_nodes * 4 if self.is_mixed else 0
         return self.pes * ((self.max_nodes + 1) * self.edge_bits
                            + self.max_edges * (max(self.node_bits, 1) + self.weight_bits)
-                           + 2 * self.feature_words * self.lanes * self.data_bits
+                           + features + headers + self.feature_words * self.lanes * self.data_bits
                            + (self.max_degree + 1) * (self.recip_width + ceil_log2(self.recip_shift_max + 1)))
 
     @property

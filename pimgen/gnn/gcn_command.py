@@ -35,6 +35,24 @@ def _add_arguments(parser, option_types):
                         help="hidden features of the GCN (default 16)")
     parser.add_argument("--seed", type=option_types.non_negative("--seed"), default=0,
                         help="seed of the training (default 0)")
+    parser.add_argument("--mixed-thresholds", type=_int_list("--mixed-thresholds"), default=None, metavar="D,D,...",
+                        help="--format mixed: ascending in-degree cut points of the width groups "
+                             "(default: pimgen.gnn.mixed's, 5,8)")
+    parser.add_argument("--mixed-widths", type=_int_list("--mixed-widths"), default=None, metavar="B,B,...",
+                        help="--format mixed: bits per feature of each group, 1..8, one more than the thresholds "
+                             "(default 4,2,4)")
+
+
+def _int_list(option):
+    import argparse
+
+    def parse(text):
+        try:
+            return tuple(int(part) for part in text.split(",") if part.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be integers separated by commas, not {text!r}") from None
+    parse.__name__ = option
+    return parse
 
 
 class _EngineAggregation:
@@ -46,8 +64,13 @@ class _EngineAggregation:
         self.sessions = []
 
     def __call__(self, config, graph, codes, op, weights):
-        from tb.host.gnn import GnnJob
-        job = GnnJob(graph, codes, ops=(op,), weights=weights, name=f"gcn-layer{len(self.sessions) + 1}")
+        from tb.host.gnn import GnnJob, PackedFeatures
+        packed = None
+        if config.is_mixed:                     # ``codes`` are pimgen.gnn.mixed.MixedFeatures, graph in their order
+            from ..gnn.mixed import decode_mixed
+            packed, codes = PackedFeatures.from_mixed(codes), decode_mixed(codes)
+        job = GnnJob(graph, codes, ops=(op,), weights=weights, name=f"gcn-layer{len(self.sessions) + 1}",
+                     packed=packed)
         session = execute(config, [job], backend=self.args.backend, build_root=self.args.build_dir,
                           waves=self.args.waves, log=self.console.log, progress=self.console.log)
         self.sessions.append(session)
@@ -63,7 +86,11 @@ class _Recorder:
         self.outputs = []
 
     def __call__(self, config, graph, codes, op, weights):
-        y = self.aggregate(config, graph, codes, op, weights=weights)
+        if config.is_mixed:
+            from sw_model.gcn import golden_mixed_engine
+            y = golden_mixed_engine(config, graph, codes, op, weights=weights)
+        else:
+            y = self.aggregate(config, graph, codes, op, weights=weights)
         self.outputs.append(y)
         return y
 
@@ -71,9 +98,9 @@ class _Recorder:
 def _run(config, args, console):
     from sw_model import gcn
 
-    if config.format not in gcn.QUANTIZED_FORMATS:
-        raise InputError(f"--format must be one of {', '.join(gcn.QUANTIZED_FORMATS)} for pimgen run gcn, "
-                         f"not {config.format}")
+    formats = (*gcn.QUANTIZED_FORMATS, "mixed")
+    if config.format not in formats:
+        raise InputError(f"--format must be one of {', '.join(formats)} for pimgen run gcn, not {config.format}")
     with console.status(f"training the GCN on {args.dataset} (or taking it from the cache)"):
         params = gcn.load_or_train(args.dataset, hidden=args.hidden, seed=args.seed)
     ds = params.dataset
@@ -86,11 +113,27 @@ def _run(config, args, console):
         raise InputError(f"The {args.dataset} GCN does not fit the config: {'; '.join(too_small)}")
 
     float_logits = gcn.gcn_forward(params, ds, gcn.float_aggregator(ds))
+    if config.is_mixed:
+        from ..gnn.mixed import DEFAULT_THRESHOLDS, DEFAULT_WIDTHS, widths_for_degrees
+        plan_options = {"thresholds": args.mixed_thresholds or DEFAULT_THRESHOLDS,
+                        "widths": args.mixed_widths or DEFAULT_WIDTHS}
+        try:                                    # checked before anything runs, naming the options
+            widths_for_degrees(np.zeros(1, dtype=np.int64), **plan_options)
+        except InputError as exc:
+            raise InputError(f"--mixed-thresholds/--mixed-widths: {exc}") from None
+
+        def aggregator(config, ds, engine):
+            return gcn.mixed_aggregator(config, ds, engine=engine, **plan_options)
+    elif args.mixed_thresholds or args.mixed_widths:
+        raise InputError("--mixed-thresholds and --mixed-widths apply to --format mixed only")
+    else:
+        aggregator = gcn.quantized_aggregator
     golden = _Recorder()
-    golden_logits = gcn.gcn_forward(params, ds, gcn.quantized_aggregator(config, ds, engine=golden))
+    golden_logits = gcn.gcn_forward(params, ds, aggregator(config, ds, engine=golden))
     engine = _EngineAggregation(args, console)
     with console.status(f"running both aggregations of the GCN on the engine ({args.backend})"):
-        rtl_logits = gcn.gcn_forward(params, ds, gcn.quantized_aggregator(config, ds, engine=engine))
+        rtl = aggregator(config, ds, engine=engine)
+        rtl_logits = gcn.gcn_forward(params, ds, rtl)
 
     same_codes = all(np.array_equal(g, s.results[0].runs["weighted"].outputs["y"])
                      for g, s in zip(golden.outputs, engine.sessions))
@@ -108,6 +151,12 @@ def _run(config, args, console):
         print(f"  test accuracy, {label + ':':<{width + 1}} {accuracies[key]:.4f}")
     print(f"  engine predictions equal the golden's: {'yes' if same_predictions else 'NO'}; every aggregated "
           f"code bit-exact: {'yes' if same_codes else 'NO'}")
+    if config.is_mixed:
+        counts = [m.byte_counts() for m in rtl.mixed.values()]
+        print("  mixed precision: " + "; ".join(
+            f"layer {layer} {c['avg_bits']:.2f} bits/feature, {c['total_bytes']} bytes with headers "
+            f"({c['fp32_ratio']:.2f}x fewer than fp32, {c['int8_ratio']:.2f}x fewer than int8)"
+            for layer, c in enumerate(counts, start=1)))
     for layer, session in enumerate(engine.sessions, start=1):
         counters = session.results[0].runs["weighted"].counters
         rows.append({"layer": layer, "cycles": counters["cycles"], "edges": counters["edges"],

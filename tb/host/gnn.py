@@ -15,6 +15,23 @@ __all__ = ["GnnDriver", "GnnJob"]
 
 
 @dataclass
+class PackedFeatures:
+    """Features in degree-aware mixed precision, as the engine stores them (the ``mixed`` format; the layout is
+    :mod:`pimgen.gnn.mixed`'s): the packed ``words`` (``[num_words, lanes]`` bytes), each node's ``shifts`` (its
+    header) and the class table ``first``/``base`` (8 entries each), all in engine node order."""
+    words: np.ndarray
+    shifts: np.ndarray
+    first: np.ndarray
+    base: np.ndarray
+
+    @classmethod
+    def from_mixed(cls, mixed):
+        """From a :class:`pimgen.gnn.mixed.MixedFeatures`."""
+        return cls(np.asarray(mixed.words), np.asarray(mixed.shifts), np.asarray(mixed.plan.first),
+                   np.asarray(mixed.plan.base))
+
+
+@dataclass
 class GnnJob(Job):
     """One graph with its features, and the ops to aggregate it with.
 
@@ -31,6 +48,9 @@ class GnnJob(Job):
     partition : str
         How the rows are split between the processing elements (:func:`pimgen.gnn.partition.partition_rows`):
         ``"edges"`` (balanced work, the default) or ``"rows"``.
+    packed : PackedFeatures, optional
+        Format ``mixed`` only (and required there): the features as the engine stores them; ``x`` then holds the
+        int16 codes they decode to (what the golden aggregates), and the graph is in the packed features' node order.
     """
     graph: CsrGraph
     x: np.ndarray
@@ -38,6 +58,7 @@ class GnnJob(Job):
     weights: np.ndarray = None
     name: str = "job"
     partition: str = "edges"
+    packed: PackedFeatures = None
 
     def __post_init__(self):
         if not isinstance(self.graph, CsrGraph):
@@ -75,11 +96,28 @@ class GnnJob(Job):
             check_fits(config, self.graph, self.x.shape[1], op)
         if "weighted" in self.ops and self.weights is None:
             raise InputError(f"Job {self.name!r}: op 'weighted' needs edge weights")
+        if config.is_mixed:
+            self._validate_packed(config)
+        elif self.packed is not None:
+            raise InputError(f"Job {self.name!r}: packed features are for format mixed, not {config.format}")
         if self.weights is not None:
             check_weight_codes(self.weights, config)
             if self.weights.shape != (self.graph.nnz,):
                 raise InputError(f"Job {self.name!r}: weights need one entry per edge ({self.graph.nnz}), "
                                  f"not shape {self.weights.shape}")
+
+    def _validate_packed(self, config):
+        p = self.packed
+        if not isinstance(p, PackedFeatures):
+            raise InputError(f"Job {self.name!r}: format mixed needs packed features (a PackedFeatures), "
+                             f"not {type(p).__name__}")
+        words = np.asarray(p.words)
+        if words.ndim != 2 or words.shape[1] != config.lanes or words.shape[0] > config.feature_words:
+            raise InputError(f"Job {self.name!r}: packed words must be at most {config.feature_words} x "
+                             f"{config.lanes} bytes, not shape {words.shape}")
+        if np.asarray(p.shifts).shape != (self.graph.num_nodes,) or np.asarray(p.first).shape != (8,) \
+                or np.asarray(p.base).shape != (8,):
+            raise InputError(f"Job {self.name!r}: packed features need one shift per node and 8 class entries")
 
     def to_arrays(self):
         arrays = {"indptr": self.graph.indptr, "indices": self.graph.indices,
@@ -87,14 +125,20 @@ class GnnJob(Job):
                   "name": np.array(self.name), "partition": np.array(self.partition)}
         if self.weights is not None:
             arrays["weights"] = np.asarray(self.weights, dtype=np.int64)
+        if self.packed is not None:
+            for name in ("words", "shifts", "first", "base"):
+                arrays[f"packed_{name}"] = np.asarray(getattr(self.packed, name))
         return arrays
 
     @classmethod
     def from_arrays(cls, arrays):
         weights = arrays["weights"] if "weights" in arrays else None
+        packed = None
+        if "packed_words" in arrays:
+            packed = PackedFeatures(*(arrays[f"packed_{name}"] for name in ("words", "shifts", "first", "base")))
         return cls(CsrGraph(arrays["indptr"], arrays["indices"]), arrays["x"],
                    ops=tuple(str(o) for o in arrays["ops"]), weights=weights, name=str(arrays["name"]),
-                   partition=str(arrays["partition"]))
+                   partition=str(arrays["partition"]), packed=packed)
 
 
 class GnnDriver(EngineDriver):
@@ -231,7 +275,27 @@ class GnnDriver(EngineDriver):
 
     async def load(self, job):
         await self.load_graph(job.graph, weights=job.weights)
-        await self.load_features(job.x)
+        if self.config.is_mixed:
+            await self.load_packed(job.packed, job.x.shape[1])
+        else:
+            await self.load_features(job.x)
+
+    async def load_packed(self, packed, num_features):
+        """Write mixed-precision features (format ``mixed``): the words, each node's shift, the class table."""
+        words = np.asarray(packed.words, dtype=np.int64)
+        n = len(packed.shifts)
+        if self.graph is not None and n != self.graph.num_nodes:
+            raise InputError(f"Packed features have {n} nodes but the graph has {self.graph.num_nodes}")
+        self.result_op = None
+        if words.size:
+            await self.write_window("words", words, word=np.arange(words.shape[0])[:, None],
+                                    lane=np.arange(words.shape[1])[None, :])
+        await self.write_window("headers", np.asarray(packed.shifts, dtype=np.int64), node=np.arange(n))
+        for c in range(8):
+            await self.write_reg(f"MP_FIRST[{c}]", node=int(packed.first[c]))
+            await self.write_reg(f"MP_BASE[{c}]", word=int(packed.base[c]))
+        self.num_features = num_features
+        self.feature_rows = n
 
     async def prepare(self, job, run):
         await self._set_run(job.graph, job.x.shape[1], run, job.partition)
