@@ -705,3 +705,19 @@ def test_run_gcn_mixed_precision_on_cora(build_root, tmp_path, capsys, monkeypat
 def test_run_gcn_mixed_rejects_bad_widths(no_build, capsys, args, match):
     assert pimgen("run", "gcn", "--format", "mixed", *args, "--build-dir", no_build) == 2
     assert re.search(match, error_line(capsys))
+
+
+def test_run_gcn_checks_the_config_before_training(no_build, capsys):
+    """A --hidden the config cannot hold is refused at once, before minutes of training."""
+    assert pimgen("run", "gcn", "--hidden", "100000", "--build-dir", no_build) == 2
+    assert re.search(r"max_features \(--max-features\) = 32 < 100000", error_line(capsys))
+
+
+def test_graph_file_features_win_over_the_default_features(build_root, tmp_path, capsys):
+    """A graph file's own x (F = 4) runs on a config with --max-features below the default --features 16."""
+    graph = write_graph(tmp_path / "x4.npz", [0, 1, 2], [1, 0], x=np.arange(8).reshape(2, 4))
+    status = pimgen("run", "gnn", "--graph", graph, "--lanes", "2", "--max-nodes", "16", "--max-edges", "64",
+                    "--max-features", "4", "--max-degree", "8", "--build-dir", build_root)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    assert "F = 4" in out and "bit-exact match with the golden model: yes" in out

@@ -187,12 +187,13 @@ class GnnEngine(EngineComponent):
         m.d.comb += fatal_any.eq(fatal)
 
         if pes > 1:
-            # A host read of the result comes from the copy of the element owning the row: the last element whose
-            # first word is at or below the word read (an element without rows owns none).
+            # A host read of the result comes from the copy of the element owning the row in the last run (the
+            # split latched at its start, whatever PE_FIRST holds now): the last element whose first word is at or
+            # below the word read (an element without rows owns none).
             result = win["result"]
             owner = Const(0, range(pes))
             for p in range(1, pes):
-                first_word = feature_layout(cfg).bank_word(node=reg_firsts[p], feature=0)
+                first_word = feature_layout(cfg).bank_word(node=firsts[p], feature=0)
                 owner = Mux(result.bus_word >= first_word, p, owner)
             m.d.comb += result.bus_copy.eq(owner)
 

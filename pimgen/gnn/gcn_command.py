@@ -101,18 +101,16 @@ def _run(config, args, console):
     formats = (*gcn.QUANTIZED_FORMATS, "mixed")
     if config.format not in formats:
         raise InputError(f"--format must be one of {', '.join(formats)} for pimgen run gcn, not {config.format}")
-    with console.status(f"training the GCN on {args.dataset} (or taking it from the cache)"):
-        params = gcn.load_or_train(args.dataset, hidden=args.hidden, seed=args.seed)
-    ds = params.dataset
+    # Everything that can be checked is checked before the training (a huge --hidden would take minutes).
+    from sw_model.datasets import load_dataset
+    ds = load_dataset(args.dataset)
     graph = gcn.gcn_graph(ds)
     limits = {"max_nodes": graph.num_nodes, "max_edges": graph.nnz,
-              "max_features": max(params.hidden, params.num_classes)}
+              "max_features": max(args.hidden, ds.num_classes)}
     too_small = [f"{name} (--{name.replace('_', '-')}) = {getattr(config, name)} < {need}"
                  for name, need in limits.items() if getattr(config, name) < need]
     if too_small:
         raise InputError(f"The {args.dataset} GCN does not fit the config: {'; '.join(too_small)}")
-
-    float_logits = gcn.gcn_forward(params, ds, gcn.float_aggregator(ds))
     if config.is_mixed:
         from ..gnn.mixed import DEFAULT_THRESHOLDS, DEFAULT_WIDTHS, widths_for_degrees
         plan_options = {"thresholds": args.mixed_thresholds or DEFAULT_THRESHOLDS,
@@ -128,6 +126,9 @@ def _run(config, args, console):
         raise InputError("--mixed-thresholds and --mixed-widths apply to --format mixed only")
     else:
         aggregator = gcn.quantized_aggregator
+    with console.status(f"training the GCN on {args.dataset} (or taking it from the cache)"):
+        params = gcn.load_or_train(ds, hidden=args.hidden, seed=args.seed)
+    float_logits = gcn.gcn_forward(params, ds, gcn.float_aggregator(ds))
     golden = _Recorder()
     golden_logits = gcn.gcn_forward(params, ds, aggregator(config, ds, engine=golden))
     engine = _EngineAggregation(args, console)

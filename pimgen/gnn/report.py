@@ -41,6 +41,7 @@ def check_job(config, job, result, clock_hz):
             "nodes": graph.num_nodes, "edges": graph.nnz, "features": features,
             "bit_exact": equal, "first_mismatch": mismatch,
             "cycles": cycles, "busy": c["busy"], "stall": c["stall"], "edges_counted": c["edges"],
+            "pe_busy": c["pe_busy"], "pe_stall": c["pe_stall"],
             "edges_per_cycle": c["edges"] / cycles if cycles else 0.0,
             # Lanes busy with an edge, over all lanes of all processing elements.
             "lane_utilisation": c["edges"] * groups / (cycles * config.pes) if cycles else 0.0,
@@ -59,6 +60,8 @@ def print_rows(config, workload, rows, session, out=print):
     g = workload.graph
     if config.is_float:
         number = f"fp16, {'binary32' if config.fp32_acc else 'binary16'} accumulator"
+    elif config.is_mixed:
+        number = f"mixed precision decoded to int16 (frac {config.frac_bits}), acc {config.acc_width} bits"
     else:
         number = (f"{config.format} (frac {config.frac_bits}), acc {config.acc_width} bits, "
                   f"{'saturating' if config.saturate else 'wrapping'}")
@@ -77,6 +80,8 @@ def print_rows(config, workload, rows, session, out=print):
         out(f"  op {r['op']}:")
         out(f"    bit-exact match with the golden model: {match}")
         out(f"    cycles: {r['cycles']} (busy {r['busy']}, stall {r['stall']}); edges counted {r['edges_counted']}")
+        if config.pes > 1:
+            out(f"    per processing element: busy {r['pe_busy']}, stall {r['pe_stall']}")
         out(f"    edges/cycle: {r['edges_per_cycle']:.3f}; lane utilisation: {r['lane_utilisation']:.4f}")
         out(f"    engine time: {r['engine_us']:.1f} us at {session.clock_hz / 1e6:g} MHz; wall time of the run: "
             f"{r['run_wall_seconds']:.2f} s ({r['sim_cycles_per_second'] / 1e3:.0f} k cycles/s)")

@@ -51,9 +51,11 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
 
     if isinstance(features, bool) or not isinstance(features, int) or features < 1:
         raise InputError(f"--features must be a positive integer, not {features!r}")
-    if features > config.max_features:         # before any features are made: a huge F would exhaust memory
-        raise InputError(f"--features ({features}) must be at most max_features (--max-features) = "
-                         f"{config.max_features}")
+
+    def check_features():                       # before features are made: a huge F would exhaust memory
+        if features > config.max_features:
+            raise InputError(f"--features ({features}) must be at most max_features (--max-features) = "
+                             f"{config.max_features}")
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         raise InputError(f"--seed must be a non-negative integer, not {seed!r}")
     rng = np.random.default_rng(seed)
@@ -78,6 +80,7 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
         dataset = dataset or "cora"
         if dataset not in DATASETS:
             raise InputError(f"Dataset must be one of {', '.join(DATASETS)}, not {dataset!r}")
+        check_features()
         ds = load_dataset(dataset)
         graph = ds.graph
         name = dataset
@@ -95,6 +98,7 @@ def make_workload(config, *, dataset=None, graph_file=None, random_nodes=None, f
         name += "+loops"
         sources["graph"] += ", self loops added"
     if x is None:
+        check_features()
         x = quantize_features(rng.standard_normal((graph.num_nodes, features)), config)
         sources["features"] = f"random normal, {features} per node (seed {seed}), quantised"
     if need_weights and weights is None:
