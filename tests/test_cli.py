@@ -721,3 +721,13 @@ def test_graph_file_features_win_over_the_default_features(build_root, tmp_path,
     out, err = capsys.readouterr()
     assert status == 0, out + err
     assert "F = 4" in out and "bit-exact match with the golden model: yes" in out
+
+
+def test_accuracy_plot_is_a_png(tmp_path):
+    """The benchmark's plot of accuracy against feature bytes (formats of one size share a label)."""
+    from pimgen.gnn.commands import plot_accuracy
+    records = [{"dataset": "cora", "format": f, "feature_bytes": b, "accuracy": a}
+               for f, b, a in (("fp32 (float64 host)", 400, 0.82), ("int16", 200, 0.82), ("fp16", 200, 0.82),
+                               ("mixed", 50, 0.81))]
+    plot_accuracy(records, tmp_path / "plot.png")
+    assert (tmp_path / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -226,8 +226,12 @@ def plot_accuracy(records, path):
     for dataset in sorted({r["dataset"] for r in records}):
         points = sorted((r["feature_bytes"], r["accuracy"], r["format"]) for r in records if r["dataset"] == dataset)
         ax.plot([p[0] / 1024 for p in points], [p[1] for p in points], marker="o", label=dataset)
+        labels = {}                                      # formats of equal size (int16, fp16) share one label
         for nbytes, acc, fmt in points:
-            ax.annotate(fmt.split()[0], (nbytes / 1024, acc), textcoords="offset points", xytext=(4, 4), fontsize=7)
+            labels.setdefault((nbytes, acc), []).append(fmt.split()[0])
+        for (nbytes, acc), formats in labels.items():
+            ax.annotate(", ".join(formats), (nbytes / 1024, acc), textcoords="offset points", xytext=(4, 4),
+                        fontsize=7)
     ax.set_xscale("log")
     ax.set_xlabel("feature bytes of the aggregation inputs (KiB, log)")
     ax.set_ylabel("test accuracy")
