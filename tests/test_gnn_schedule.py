@@ -498,3 +498,42 @@ def test_engine_no_nodes():
 
     run_sim(engine, tb)
     assert seen == {"status": STATUS_DONE, "cycles": 3, "busy": 0, "stall": 2, "edges": 0}
+
+
+def test_result_read_comes_from_the_run_owners_copy():
+    """Two processing elements split the four-node graph at row 2; after the run the host rewrites PE_FIRST and only
+    then reads the result: every row still comes from the copy of the element that computed it in that run."""
+    from dataclasses import replace
+    cfg = replace(ENGINE_CFGS["lanes2-int8"], pes=2)
+    graph = ENGINE_GRAPHS["four-nodes"]
+    engine = GnnEngine(cfg)
+    n, f = len(graph.x), len(graph.x[0])
+    golden = aggregate(cfg, CsrGraph(np.array(graph.indptr), np.array(graph.indices, dtype=np.int64)),
+                       np.array(graph.x), "sum").tolist()
+    got = {}
+
+    async def tb(ctx):
+        await write_window(ctx, engine, "indptr", dict(enumerate(graph.indptr)))
+        await write_window(ctx, engine, "indices", dict(enumerate(graph.indices)))
+        await write_window(ctx, engine, "features", pack_features(cfg, graph.x))
+        sentinel = pack_features(cfg, [[SENTINEL] * f] * n)
+        await write_window(ctx, engine, "result", sentinel)                 # into both copies
+        await write_reg(ctx, engine, "NUM_NODES", n)
+        await write_reg(ctx, engine, "NUM_FEATURES", f)
+        await write_reg(ctx, engine, "OP", OP_CODES["sum"])
+        await write_reg(ctx, engine, "PE_FIRST[1]", 2)                      # rows 0, 1 | rows 2, 3
+        await write_reg(ctx, engine, "CTRL", CTRL_START)
+        for _ in range(100):
+            if await read_reg(ctx, engine, "STATUS") & STATUS_DONE:
+                break
+        else:
+            raise AssertionError("STATUS.done not set")
+        for later_split in (0, 4, 1):                                        # no longer the run's split
+            await write_reg(ctx, engine, "PE_FIRST[1]", later_split)
+            words = {offset: await bus_read(ctx, engine.bus, engine.window_base("result") + offset)
+                     for offset in sentinel}
+            got[later_split] = [[unpack_feature(cfg, words, r, k) for k in range(f)] for r in range(n)]
+
+    run_sim(engine, tb)
+    for split, y in got.items():
+        assert y == golden, f"with PE_FIRST[1] = {split} after the run: {y}, golden {golden}"
