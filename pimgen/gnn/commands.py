@@ -207,12 +207,14 @@ def gcn_accuracy_rows(console):
 def accuracy_table(records):
     from rich.table import Table
     table = Table(title="GCN test accuracy vs feature bytes (both layers' aggregation inputs)")
-    for col in ("dataset", "format", "bits/feature", "feature bytes", "vs fp32", "accuracy"):
+    for col in ("dataset", "format", "bits/feature", "feature bytes", "vs fp32", "vs int8", "accuracy"):
         table.add_column(col, justify="right")
-    fp32 = {r["dataset"]: r["feature_bytes"] for r in records if r["bits_per_feature"] == 32}
+    fp32 = {r["dataset"]: r["feature_bytes"] for r in records if r["format"].startswith("fp32")}
+    int8 = {r["dataset"]: r["feature_bytes"] for r in records if r["format"] == "int8"}
     for r in records:
-        table.add_row(r["dataset"], r["format"], f"{r['bits_per_feature']:.2f}", str(r["feature_bytes"]),
-                      f"{fp32[r['dataset']] / r['feature_bytes']:.1f}x", f"{r['accuracy']:.4f}")
+        fewer = [f"{base[r['dataset']] / r['feature_bytes']:.2f}x" for base in (fp32, int8)]
+        table.add_row(r["dataset"], r["format"], f"{r['bits_per_feature']:.2f}", str(r["feature_bytes"]), *fewer,
+                      f"{r['accuracy']:.4f}")
     return table
 
 
