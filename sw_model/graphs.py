@@ -10,13 +10,11 @@ This module imports only NumPy, SciPy and pimgen's plain-Python input checks.
 import numpy as np
 import scipy.sparse
 
-from pimgen.gnn.inputs import CsrGraph
+from pimgen.gnn.inputs import CsrGraph, is_int
 
 __all__ = ["CsrGraph", "from_scipy", "random_graph", "power_law_graph"]
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 def from_scipy(mat, keep_weights=False):
     """Build a :class:`CsrGraph` from a square scipy.sparse matrix (rows = destinations), keeping its stored order.
@@ -45,7 +43,7 @@ def from_scipy(mat, keep_weights=False):
 
 
 def _check_count(name, value, lo, hi):
-    if not _is_int(value):
+    if not is_int(value):
         raise TypeError(f"{name} must be an integer, not {value!r}")
     if not lo <= value <= hi:
         raise ValueError(f"{name} must be an integer in {lo}..{hi}, not {value}")

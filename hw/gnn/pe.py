@@ -212,9 +212,9 @@ class ProcessingElement(wiring.Component):
             x, decode_in_flight = self.features.data, 0
 
         if cfg.is_float:
-            s6, outs = self._float_lanes(m, stage, advance, s2, weight, x)
+            s6, outs, lanes_in_flight = self._float_lanes(m, stage, advance, s2, weight, x)
         else:
-            s6, outs = self._fixed_lanes(m, stage, advance, s2, weight, x)
+            s6, outs, lanes_in_flight = self._fixed_lanes(m, stage, advance, s2, weight, x)
 
         # S6: write the result word.
         m.d.comb += [
@@ -225,7 +225,7 @@ class ProcessingElement(wiring.Component):
             m.d.comb += self.result.data[i].eq(outs[i])
 
         # Completion, errors and counter increments.
-        in_flight = s1["valid"] | decode_in_flight | s2["valid"] | self._in_flight | s6["valid"]
+        in_flight = s1["valid"] | decode_in_flight | s2["valid"] | lanes_in_flight | s6["valid"]
         # Every descriptor has been taken by the sequencer. The FIFO's `level` counts a descriptor from the cycle
         # after it is written, while `r_rdy` rises only a cycle later (output register): with one row, `finished`
         # rises while that row is still between the two, and `~r_rdy` would end the run before it is issued.
@@ -286,7 +286,8 @@ class ProcessingElement(wiring.Component):
         return s2, weight, codes, s1b["valid"] | s1c["valid"]
 
     def _fixed_lanes(self, m, stage, advance, s2, weight, x):
-        """S2..S6 of the fixed-point formats (docs/gnn.md); returns the last stage and the lane results."""
+        """S2..S6 of the fixed-point formats (docs/gnn.md); returns the last stage, the lane results and whether an
+        item is in S3..S5."""
         cfg = self._config
         lanes, A, W = cfg.lanes, cfg.acc_width, cfg.data_bits
         op = self.op
@@ -356,8 +357,7 @@ class ProcessingElement(wiring.Component):
             m.d.sync += outs[i].eq(fit_signed(rounded, W, cfg.saturate))
         advance(s6, s5)
 
-        self._in_flight = s3["valid"] | s4["valid"] | s5["valid"]
-        return s6, outs
+        return s6, outs, s3["valid"] | s4["valid"] | s5["valid"]
 
     def _float_lanes(self, m, stage, advance, s2, weight, x):
         """S2..S6 of format fp16 (docs/gnn.md, "fp16 format"): the same stages and timing as the fixed-point lanes,
@@ -434,8 +434,7 @@ class ProcessingElement(wiring.Component):
                 out = fp16.fp16_canonical(m, pres[i], name=f"canon_{i}")
             m.d.sync += outs[i].eq(out)
         advance(s6, s5)
-        self._in_flight = s3["valid"] | s4["valid"] | s5["valid"]
-        return s6, outs
+        return s6, outs, s3["valid"] | s4["valid"] | s5["valid"]
 
 
 def _feature_word(config, node, group):

@@ -13,7 +13,7 @@ from ..errors import InputError, InputTypeError
 from .config import GNN_OPS, GnnConfig
 
 __all__ = ["CsrGraph", "format_range", "weight_range", "check_codes", "check_weight_codes", "check_fits",
-           "check_op", "check_config", "check_graph",
+           "check_op", "check_config", "check_graph", "check_row_offsets", "is_int",
            "limit_option"]
 
 
@@ -22,7 +22,8 @@ def _scipy_sparse():
     return scipy.sparse
 
 
-def _is_int(value):
+def is_int(value):
+    """``value`` is a Python or NumPy integer (not a bool)."""
     return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
 
 
@@ -188,9 +189,9 @@ class CsrGraph:
         return f"CsrGraph(num_nodes={self._num_nodes}, nnz={self.nnz}, max_degree={self.max_degree}{w})"
 
 
-def _check_indptr(indptr, nnz):
-    if len(indptr) < 1:
-        raise InputError("indptr must have at least one entry (N + 1 entries for N nodes), but it is empty")
+def check_row_offsets(indptr):
+    """Raise InputError, naming the first offending entry, unless the non-empty integer array ``indptr`` starts at 0
+    and never decreases."""
     if indptr[0] != 0:
         raise InputError(f"indptr[0] must be 0, not {int(indptr[0])}")
     drops = np.flatnonzero(indptr[1:] < indptr[:-1])
@@ -198,6 +199,12 @@ def _check_indptr(indptr, nnz):
         i = int(drops[0]) + 1
         raise InputError(f"indptr must be non-decreasing, but indptr[{i}] = {int(indptr[i])} "
                          f"< indptr[{i - 1}] = {int(indptr[i - 1])}")
+
+
+def _check_indptr(indptr, nnz):
+    if len(indptr) < 1:
+        raise InputError("indptr must have at least one entry (N + 1 entries for N nodes), but it is empty")
+    check_row_offsets(indptr)
     if indptr[-1] != nnz:
         raise InputError(f"indptr[-1] must equal len(indices) (length mismatch): "
                          f"indptr[-1] = {int(indptr[-1])}, len(indices) = {nnz}")
@@ -206,7 +213,7 @@ def _check_indptr(indptr, nnz):
 def _check_num_nodes(num_nodes, rows):
     if num_nodes is None:
         return rows
-    if not _is_int(num_nodes):
+    if not is_int(num_nodes):
         raise InputTypeError(f"num_nodes must be an integer, not {num_nodes!r}")
     if num_nodes != rows:
         raise InputError(f"num_nodes must equal len(indptr) - 1 = {rows}, not {num_nodes}")
@@ -364,7 +371,7 @@ def check_fits(config, graph, num_features, op):
     check_config(config)
     check_graph(graph)
     check_op(op)
-    if not _is_int(num_features):
+    if not is_int(num_features):
         raise InputTypeError(f"num_features must be an integer, not {num_features!r}")
     problems = []
     if graph.num_nodes > config.max_nodes:

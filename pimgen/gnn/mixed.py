@@ -123,7 +123,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .inputs import CsrGraph, check_graph
+from .inputs import CsrGraph, check_graph, is_int
 
 __all__ = ["MixedPlan", "MixedFeatures", "DEFAULT_THRESHOLDS", "DEFAULT_WIDTHS", "NUM_CLASSES", "HEADER_BITS",
            "TABLE_BYTES", "CODE_BITS", "slots_per_word", "width_of_class", "widths_for_degrees", "plan_mixed",
@@ -159,12 +159,8 @@ def width_of_class(c):
 
 # Argument checks (InputTypeError for a wrong type, InputError for a value out of range).
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _check_int(name, value, lo, hi=None):
-    if not _is_int(value):
+    if not is_int(value):
         raise InputTypeError(f"{name} must be an integer, not {value!r}")
     value = int(value)
     if value < lo or (hi is not None and value > hi):
@@ -182,7 +178,7 @@ def _int_tuple(values, name):
         raise InputTypeError(f"{name} must be a sequence of integers, not {values!r}")
     values = tuple(values)
     for v in values:
-        if not _is_int(v):
+        if not is_int(v):
             raise InputTypeError(f"{name} must be a sequence of integers, not {values!r}")
     return tuple(int(v) for v in values)
 
@@ -556,16 +552,20 @@ def quantize_mixed(x_float, plan, frac_bits):
                          header=_readonly(_pack_header(k)), clipped=clipped)
 
 
+def _classes(plan):
+    """``(c, first, count, b, per)`` of every non-empty class: its first engine node, node count, width and slots per
+    word (what the packer and the decoder both walk)."""
+    for c in range(NUM_CLASSES):
+        count = int(plan.count[c])
+        if count:
+            b = width_of_class(c)
+            yield c, int(plan.first[c]), count, b, slots_per_word(b)
+
+
 def _pack_words(q, plan):
     lanes, groups, f = plan.lanes, plan.groups, plan.num_features
     words = np.zeros((plan.num_words, lanes), dtype=np.uint8)
-    for c in range(NUM_CLASSES):
-        count = int(plan.count[c])
-        if not count:
-            continue
-        b = width_of_class(c)
-        per = slots_per_word(b)
-        first = int(plan.first[c])
+    for c, first, count, b, per in _classes(plan):
         padded = np.zeros((count, groups * lanes), dtype=np.int64)
         padded[:, :f] = q[first:first + count]
         slots = padded.reshape(count * groups, lanes) & ((1 << b) - 1)
@@ -603,18 +603,12 @@ def decode_mixed(mixed):
     plan = mixed.plan
     lanes, groups, f = plan.lanes, plan.groups, plan.num_features
     k = np.empty(2 * len(mixed.header), dtype=np.int64)
-    k[0::2] = mixed.header & 0xF
+    k[0::2] = mixed.header & ((1 << HEADER_BITS) - 1)
     k[1::2] = mixed.header >> HEADER_BITS
     k = k[:plan.num_nodes]
     out = np.zeros((plan.num_nodes, f), dtype=np.int64)
     words = mixed.words.astype(np.int64)
-    for c in range(NUM_CLASSES):
-        count = int(plan.count[c])
-        if not count:
-            continue
-        b = width_of_class(c)
-        per = slots_per_word(b)
-        first = int(plan.first[c])
+    for c, first, count, b, per in _classes(plan):
         slot = np.arange(count * groups, dtype=np.int64)
         byte = words[int(plan.base[c]) + slot // per]                 # (slots, lanes)
         u = (byte >> ((slot % per) * b)[:, None]) & ((1 << b) - 1)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import InputError, InputTypeError
-from .inputs import CsrGraph
+from .inputs import CsrGraph, check_row_offsets, is_int
 
 __all__ = ["Partition", "PARTITION_BY", "row_costs", "partition_rows"]
 
@@ -76,10 +76,6 @@ class Partition:
         return range(int(self.starts[part]), int(self.starts[part + 1]))
 
 
-def _is_int(value):
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
 def _indptr_of(indptr_or_graph):
     """The row offsets of a CsrGraph or an indptr array, checked; int64."""
     if isinstance(indptr_or_graph, CsrGraph):
@@ -94,13 +90,7 @@ def _indptr_of(indptr_or_graph):
     if not np.issubdtype(arr.dtype, np.integer):
         raise InputError(f"indptr must be a 1-D integer array of N + 1 row offsets, not an array of dtype "
                          f"{arr.dtype}")
-    if arr[0] != 0:
-        raise InputError(f"indptr[0] must be 0, not {int(arr[0])}")
-    drops = np.flatnonzero(arr[1:] < arr[:-1])
-    if drops.size:
-        i = int(drops[0]) + 1
-        raise InputError(f"indptr must be non-decreasing, but indptr[{i}] = {int(arr[i])} "
-                         f"< indptr[{i - 1}] = {int(arr[i - 1])}")
+    check_row_offsets(arr)
     return arr.astype(np.int64)
 
 
@@ -164,7 +154,7 @@ def partition_rows(indptr_or_graph, parts, by="edges"):
         If ``parts < 1``, ``by`` is not one of :data:`PARTITION_BY`, or the indptr is not a 1-D integer array
         starting at 0 and non-decreasing.
     """
-    if not _is_int(parts):
+    if not is_int(parts):
         raise InputTypeError(f"parts must be a positive integer, not {parts!r}")
     if parts < 1:
         raise InputError(f"parts must be a positive integer, not {parts}")

@@ -275,9 +275,15 @@ class EngineDriver:
 
         The job is validated first, so bad input touches nothing.
         """
-        if self.job_cls is not None and not isinstance(job, self.job_cls):
-            raise InputTypeError(f"Job must be a {self.job_cls.__name__}, not {type(job).__name__}")
+        self._check_job(job)
+        return await self._run_checked_job(job)
+
+    def _check_job(self, job):
+        if not isinstance(job, self.job_cls or Job):
+            raise InputTypeError(f"Job must be a {(self.job_cls or Job).__name__}, not {type(job).__name__}")
         job.validate(self.config)
+
+    async def _run_checked_job(self, job):
         t0, c0 = time.perf_counter(), self.backend.now_cycles()
         self._report(f"{job.name}: loading")
         await self.load(job)
@@ -305,9 +311,7 @@ class EngineDriver:
     async def run_jobs(self, jobs):
         """:meth:`run_job` for each job in turn (identity checked first); returns the results in order."""
         jobs = list(jobs)
-        for job in jobs:
-            if not isinstance(job, Job):
-                raise InputTypeError(f"Jobs must be Job objects, not {type(job).__name__}")
-            job.validate(self.config)
+        for job in jobs:                        # every job before any touches the engine
+            self._check_job(job)
         await self.check_identity()
-        return [await self.run_job(job) for job in jobs]
+        return [await self._run_checked_job(job) for job in jobs]

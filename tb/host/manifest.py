@@ -23,6 +23,12 @@ class ManifestError(InputError):
     """A manifest is missing, unreadable or of another format version."""
 
 
+def _element_range(bits, signed):
+    """``(lo, hi)`` of an element of ``bits`` bits, two's complement when ``signed``."""
+    lo = -(1 << (bits - 1)) if signed else 0
+    return lo, lo + (1 << bits) - 1
+
+
 class FieldInfo:
     """One register field: position, access and, for a coded field, its codes by name."""
 
@@ -106,8 +112,7 @@ class WindowInfo:
     @property
     def range(self):
         """``(lo, hi)`` of the element values the window holds."""
-        lo = -(1 << (self.element_bits - 1)) if self.signed else 0
-        return lo, lo + (1 << self.element_bits) - 1
+        return _element_range(self.element_bits, self.signed)
 
     def locate(self, **indices):
         """``(bus offsets, lsbs)`` of the elements at ``indices`` (see :meth:`WindowLayout.locate`), flattened."""
@@ -170,8 +175,8 @@ class FifoInfo:
 
     @property
     def range(self):
-        lo = -(1 << (self.element_bits - 1)) if self.signed else 0
-        return lo, lo + (1 << self.element_bits) - 1
+        """``(lo, hi)`` of the element values the FIFO holds."""
+        return _element_range(self.element_bits, self.signed)
 
     def decode(self, word):
         value = word & ((1 << self.element_bits) - 1)
