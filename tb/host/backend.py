@@ -2,7 +2,7 @@
 
 Backends: ``tb.cocotb_backend.CocotbBusBackend`` (simulation: drives the bus pins, or bursts through the simulation
 wrapper) and, for boards, the UART bridge backend (FPGA issue). Drivers are written against this interface only and
-never import cocotb.
+never depend on cocotb.
 """
 
 import abc
