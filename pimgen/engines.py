@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import InputError, InputTypeError
+from .cim.config import CimConfig
 from .gnn.config import GnnConfig
 
 __all__ = ["EngineSpec", "ENGINES", "register", "engine_for", "engine_named", "COMMON_DESIGN_SOURCES"]
@@ -100,6 +101,8 @@ def register(spec):
 
 register(EngineSpec("gnn", GnnConfig, "hw.gnn.engine:GnnEngine", "tb.host.gnn:GnnDriver", "pimgen.gnn.commands",
                     "GNN neighbour aggregation over CSR graphs (sum, mean, max, weighted)"))
+register(EngineSpec("cim", CimConfig, "hw.cim.engine:CimEngine", "tb.host.cim:CimDriver", "pimgen.cim.commands",
+                    "compute-in-memory VMM tile: bit-sliced weights, DAC steps, shared ADCs, noise, shift-add"))
 
 
 def engine_named(name):

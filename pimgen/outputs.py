@@ -52,10 +52,13 @@ def _check_writable_folder(folder, option, path):
 
 
 def write_output_file(path, text, option):
-    """Write ``text`` to an output file checked by :func:`check_output_file`; a late failure (a full disk) is one
-    line of bad input, not a traceback."""
+    """Write ``text`` (a str, or bytes) to an output file checked by :func:`check_output_file`; a late failure (a
+    full disk) is one line of bad input, not a traceback."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text)
     except OSError as exc:
         raise InputError(f"{option} {path}: {exc.strerror or exc}") from None

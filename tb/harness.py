@@ -59,13 +59,14 @@ def bus_gaps():
 
 
 def _free_address(manifest):
-    """An address inside the bus range that no register or window covers."""
+    """An address inside the bus range that no register or window covers; None when the map is full (the regions
+    fill the address space exactly, so there is no unmapped address to check)."""
     used = [(0, 1 << max(1, (len(manifest.registers) - 1).bit_length()))]
     used += [(w.base, w.base + w.size) for w in manifest.windows.values()]
     for addr in range(1, 1 << manifest.data["bus"]["addr_width"]):
         if all(not lo <= addr < hi for lo, hi in used):
             return addr
-    raise AssertionError("the address map has no gap")
+    return None
 
 
 async def check_frame(tb, start_long_run, window):
@@ -110,5 +111,7 @@ async def check_frame(tb, start_long_run, window):
     assert dut.irq.value == 0
 
     free = _free_address(manifest)
+    if free is None:
+        return
     assert await drv.backend.read(free) == 0
     await drv.backend.write(free, 1)

@@ -162,7 +162,9 @@ class WindowedMemory(wiring.Component):
     def slot_bits(self):
         return self._slot_bits
 
-    def _engine_port(self, name, copy):
+    def engine_port(self, name, copy):
+        """Engine port ``name`` (``rd_addr``, ``rd_data``, ...) of copy ``copy``: the port itself when the memory has
+        one copy, else its element ``copy``."""
         port = getattr(self, name)
         return port[copy] if self._copies > 1 else port
 
@@ -186,7 +188,7 @@ class WindowedMemory(wiring.Component):
             m.d.sync += pending_copy.eq(self.bus_copy)
 
         for c in range(self._copies):
-            rd_addr, rd_en, rd_data = (self._engine_port(n, c) for n in ("rd_addr", "rd_en", "rd_data"))
+            rd_addr, rd_en, rd_data = (self.engine_port(n, c) for n in ("rd_addr", "rd_en", "rd_data"))
             for i in range(self._banks):
                 bank_slot, k = divmod(i, per_word)
                 mem = Memory(shape=self._shape, depth=max(self._depth, 2), init=[])   # no zero-width address
@@ -215,7 +217,7 @@ class WindowedMemory(wiring.Component):
                 with m.Else():
                     m.d.comb += [rd.addr.eq(rd_addr), rd.en.eq(rd_en)]
                     if self._engine_write:
-                        wr_addr, wr_en, wr_data, wr_mask = (self._engine_port(n, c)
+                        wr_addr, wr_en, wr_data, wr_mask = (self.engine_port(n, c)
                                                             for n in ("wr_addr", "wr_en", "wr_data", "wr_mask"))
                         m.d.comb += [
                             wr.addr.eq(wr_addr),

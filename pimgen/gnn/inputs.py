@@ -9,6 +9,7 @@ importing the other. Every error is an :class:`~pimgen.errors.InputError` (a Val
 
 import numpy as np
 
+from ..arrays import int_codes
 from ..errors import InputError, InputTypeError
 from .config import GNN_OPS, GnnConfig
 
@@ -285,22 +286,6 @@ def weight_range(config):
     return FP16_RANGE if config.is_float else _signed_range(config.weight_bits)
 
 
-def _int_codes(x, name, ndim, lo, hi, what):
-    """Return ``x`` as an int64 array after checking its rank, dtype and range; name the first bad element."""
-    arr = np.asarray(x)
-    if arr.ndim != ndim:
-        raise InputError(f"{name} must be a {ndim}-D integer array, not an array of shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
-        raise InputError(f"{name} must hold integer codes ({what}), not dtype {arr.dtype}")
-    bad = (arr < lo) | (arr > hi)
-    if bad.any():
-        pos = tuple(int(i) for i in np.argwhere(bad)[0])
-        value = int(arr[pos])
-        raise InputError(f"{name} must be {what} codes in {lo}..{hi}, "
-                         f"but {name}[{', '.join(map(str, pos))}] = {value}")
-    return arr.astype(np.int64)
-
-
 def check_codes(x, config, name="features"):
     """Check a feature array ``X[N, F]`` against the config's format and return it as int64.
 
@@ -323,7 +308,7 @@ def check_codes(x, config, name="features"):
         the first offending element (row, column, value) and the allowed range. Codes are never clipped silently.
     """
     lo, hi = format_range(config)
-    return _int_codes(x, name, 2, lo, hi, config.format)
+    return int_codes(x, name, 2, lo, hi, config.format)
 
 
 def check_weight_codes(w, config, name="weights"):
@@ -337,7 +322,7 @@ def check_weight_codes(w, config, name="weights"):
     """
     lo, hi = weight_range(config)
     what = "fp16 bit-pattern" if config.is_float else f"signed {config.weight_bits}-bit"
-    return _int_codes(w, name, 1, lo, hi, what)
+    return int_codes(w, name, 1, lo, hi, what)
 
 
 def limit_option(field):
