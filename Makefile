@@ -17,9 +17,11 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
-# Cora through the GNN engine in Verilator, compared bit-exact with the golden model.
+# Cora through the GNN engine and the digits MLP through the CiM tile in Verilator, each compared bit-exact with
+# its golden model.
 demo: $(STAMP)
 	$(BIN)/pimgen run gnn --dataset cora --features 16 --lanes 8 --format int16 --op sum
+	$(BIN)/pimgen run cim --dataset digits
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(JOBS) tests
@@ -27,9 +29,11 @@ test: $(STAMP)
 # Benchmarks: JSON in build/bench/, a table on stdout.
 bench: $(STAMP)
 	$(BIN)/pimgen bench gnn --cold
+	$(BIN)/pimgen bench cim
 
 lint: $(STAMP)
 	$(BIN)/pimgen generate gnn --lanes 8 --format int16 --out build/gnn --lint
+	$(BIN)/pimgen generate cim --out build/cim --lint
 
 clean:
 	rm -rf build .pytest_cache

@@ -5,6 +5,8 @@ the register bus. Exact-mode configs are also compared with the integer matmul i
 with the cycle formula of docs/cim.md (``CimConfig.cycles``), which is exact.
 """
 
+import math
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,16 @@ def jobs_for(cfg, seed=0):
     return jobs
 
 
+def formula_cycles(cfg, vectors):
+    """docs/cim.md, timing: ``V * S * K * cols / adcs + ceil(ceil(log2 R) / 2) + 5``, written out from the parameters
+    (not through ``CimConfig.cycles``)."""
+    bits_in = cfg.input_bits - (cfg.input_encoding == "sign_magnitude")
+    bits_w = cfg.weight_bits - (cfg.weight_encoding == "differential")
+    steps, slices = -(-bits_in // cfg.dac_bits), -(-bits_w // cfg.slice_bits)
+    tree_stages = max(1, -(-math.ceil(math.log2(cfg.rows)) // 2))
+    return vectors * steps * slices * (cfg.cols // cfg.adcs) + tree_stages + 5
+
+
 def check(cfg, jobs, results, tables=None):
     for job, res in zip(jobs, results):
         gain, offset = tables if tables is not None else (None, None)
@@ -65,7 +77,8 @@ def check(cfg, jobs, results, tables=None):
         for run in job.runs:
             counters = res.runs[run].counters
             vectors = len(job.x[job.batch(run)])
-            assert counters["cycles"] == cfg.cycles(vectors), f"{job.name}/{run}: cycles {counters['cycles']}"
+            assert counters["cycles"] == formula_cycles(cfg, vectors) == cfg.cycles(vectors), \
+                f"{job.name}/{run}: cycles {counters['cycles']}"
             assert counters["conversions"] == vectors * cfg.input_steps * cfg.weight_slices * cfg.cols
             clipped += counters["clipped"]
             conversions += counters["conversions"]

@@ -20,26 +20,9 @@ from pimgen.gnn.config import GnnConfig
 from pimgen.cli import main
 from pimgen.engines import ENGINES
 
+from cli_helpers import error_line, pimgen
+
 PROJECT = Path(__file__).resolve().parent.parent
-
-
-def pimgen(*argv):
-    """Exit status of ``pimgen argv`` run in-process (argparse usage errors raise SystemExit)."""
-    try:
-        return main([str(a) for a in argv])
-    except SystemExit as exc:
-        return exc.code
-
-
-def error_line(capsys):
-    """The one line a failed command printed on stderr (and check stdout is empty)."""
-    out, err = capsys.readouterr()
-    lines = err.splitlines()
-    assert len(lines) == 1, f"expected exactly one line on stderr, got:\n{err}"
-    assert lines[0].startswith("pimgen: error: "), lines[0]
-    assert "Traceback" not in err
-    assert out == ""
-    return lines[0]
 
 
 # generate
@@ -171,29 +154,6 @@ def test_generate_lint_clean_at_odd_sizes(tmp_path, capsys, options):
 
 
 # Bad input: one line, status 2, nothing built.
-
-@pytest.fixture
-def no_build(monkeypatch, tmp_path):
-    """Fail the test if the command reaches Verilog generation, the Verilator build or the simulation.
-
-    ``pimgen.session.execute`` and ``cli.cmd_generate`` import these names when they are called, so patching the
-    modules' attributes covers them. Returns a build directory that must stay absent.
-    """
-    import rtl_gen.generate
-    import tb.jobs
-    import tb.runner
-
-    def forbidden(*args, **kwargs):
-        pytest.fail("bad input reached generation / the Verilator build / the simulation")
-
-    monkeypatch.setattr(tb.runner, "build", forbidden)
-    monkeypatch.setattr(tb.runner, "run_test", forbidden)
-    monkeypatch.setattr(tb.jobs, "simulate", forbidden)
-    monkeypatch.setattr(rtl_gen.generate, "generate", forbidden)
-    build_dir = tmp_path / "never-built"
-    yield build_dir
-    assert not build_dir.exists()
-
 
 def write_graph(path, indptr=None, indices=None, **arrays):
     data = dict(arrays)

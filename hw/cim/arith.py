@@ -1,7 +1,7 @@
 """Arithmetic of the CiM datapath as combinational Amaranth expressions: rounding shifts, a pipelined adder tree, the
 noise hash. Each has the golden model's counterpart named in its docstring."""
 
-from amaranth.hdl import Const, Signal, signed
+from amaranth.hdl import Cat, Const, Signal, signed
 
 __all__ = ["round_half_even_shift", "pipelined_sum", "mix32", "byte_sum", "MIX32_MULTIPLIERS"]
 
@@ -13,6 +13,8 @@ def round_half_even_shift(value, shift):
     """``round_half_even(value / 2**shift)`` of a signed ``value`` (``sw_model.cim.round_half_even_shift``)."""
     if shift == 0:
         return value
+    if len(value) <= shift:                         # sign-extend, so that the remainder below has all its bits
+        value = Cat(value, value[-1].replicate(shift + 1 - len(value))).as_signed()
     floor = value >> shift                          # arithmetic shift of a signed value: the floor
     rest = value.as_unsigned()[:shift]
     half = 1 << (shift - 1)

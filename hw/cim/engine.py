@@ -204,7 +204,8 @@ class CimEngine(EngineComponent):
         codes, clips, accs, results = [], [], [], []
         acc_width = (cfg.adc_bits + cfg.adc_step_log2 + (S - 1) * d + (K - 1) * b + ceil_log2(S * K) + 1)
         for a in range(adcs):
-            before = Signal(signed(max(len(gained[a]), 16) + 2), name=f"adc_in{a}")
+            noise_width = len(noise[a]) if cfg.has_noise else 0
+            before = Signal(signed(max(len(gained[a]), noise_width) + 1), name=f"adc_in{a}")
             m.d.comb += before.eq(gained[a] + noise[a])
             level = Signal(signed(len(before)), name=f"adc_level{a}")
             m.d.comb += level.eq(round_half_even_shift(before, cfg.adc_step_log2))

@@ -257,7 +257,16 @@ BENCH_DAC_BITS = (1, 2, 4)
 BENCH_BASE = CimConfig()
 #: Points also run on the tile RTL in Verilator (bit-exact check, measured cycles): one build per DAC width.
 BENCH_RTL_ADC_BITS = 8
-BENCH_QUICK_CONFIG = CimConfig(rows=32, cols=16, adcs=2)
+#: ``--quick`` (the test suite): the digits MLP on a 16 x 8 tile (20 blocks per image, several runs per block), the
+#: tile the simulation tests build as well.
+BENCH_QUICK_CONFIG = CimConfig(rows=16, cols=8, adcs=2, slice_bits=1, dac_bits=1, adc_bits=6, max_vectors=16)
+
+
+def formula_cycles_per_inference(config, blocks, images):
+    """Cycles per image of ``blocks`` tile VMMs per image over a batch of ``images``, by docs/cim.md's formula: each
+    block runs the batch in runs of at most ``max_vectors``, each run paying the latency once."""
+    runs = -(-images // config.max_vectors)
+    return blocks * (config.conversions_per_vector + runs * config.latency / images)
 
 
 def full_scale_step_log2(config):
@@ -327,7 +336,7 @@ def bench(args, console):
             with console.status(f"{label}: digits on the golden model"):
                 result = digits_accuracy(config)
             source, bit_exact, build_seconds = "golden", None, 0.0
-            cycles = (result["vmms_per_inference"] * config.conversions_per_vector)
+            cycles = formula_cycles_per_inference(config, result["vmms_per_inference"], result["test_samples"])
         rms = _vmm_rms(config, result["quant"], _test_images(result))
         rows.append({
             "kind": "cim_adc_sweep", "source": source, "adc_bits": config.adc_bits, "dac_bits": config.dac_bits,
@@ -358,7 +367,8 @@ def bench(args, console):
                       {True: "yes", False: "NO", None: "-"}[r["bit_exact_vs_golden"]])
     Console(width=200).print(table)
     print("source rtl: the tile in Verilator (cycles measured, outputs checked against the golden); golden: "
-          "sw_model.cim, which the tile matches bit for bit (tests/test_cim_sim.py), cycles from the formula.")
+          "sw_model.cim, which the tile matches bit for bit (tests/test_cim_sim.py), cycles from the formula of "
+          "docs/cim.md. Step full scale: the ADC step that covers the largest possible partial sum (never clips).")
     if not args.quick:
         plot = out / "cim_adc_sweep.png"
         plot_sweep(rows, plot)
