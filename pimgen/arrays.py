@@ -4,15 +4,28 @@ import numpy as np
 
 from .errors import InputError
 
-__all__ = ["int_codes", "load_npy", "MAX_NPY_BYTES"]
+__all__ = ["as_array", "int_codes", "load_npy", "MAX_NPY_BYTES"]
+
+
+def as_array(x, name):
+    """``np.asarray(x)``, with a ragged nested sequence (rows of different lengths), which NumPy refuses with a
+    ValueError, refused as one :class:`InputError` naming ``name``."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise InputError(f"{name} must be a rectangular array (every row the same length), not a ragged "
+                         f"sequence ({exc})") from None
 
 
 def int_codes(x, name, ndim, lo, hi, what):
-    """Return ``x`` as an int64 array after checking its rank, dtype and range; name the first bad element."""
-    arr = np.asarray(x)
+    """Return ``x`` as an int64 array after checking its rank, dtype and range; name the first bad element.
+
+    Only signed and unsigned integer dtypes (kinds ``i`` and ``u``) are codes: bool, float, complex, object and the
+    ``timedelta64`` that NumPy counts among its integers are refused, naming the dtype."""
+    arr = as_array(x, name)
     if arr.ndim != ndim:
         raise InputError(f"{name} must be a {ndim}-D integer array, not an array of shape {arr.shape}")
-    if not np.issubdtype(arr.dtype, np.integer):
+    if arr.dtype.kind not in "iu":
         raise InputError(f"{name} must hold integer codes ({what}), not dtype {arr.dtype}")
     bad = (arr < lo) | (arr > hi)
     if bad.any():

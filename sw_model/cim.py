@@ -4,7 +4,10 @@ The tile RTL (``hw.cim``) must equal :func:`tile_vmm` exactly, noise included. T
 against independent references: Python-integer ``x @ W`` in exact mode, float64 ``x @ W`` within
 :func:`error_bound`, and a normal distribution for :func:`noise`.
 
-Everything is vectorised NumPy on int64 (the widest intermediate, ``gain * P``, stays below 2**40).
+Everything is vectorised NumPy on int64, which holds every intermediate: the widest is the noise product
+``s * scale`` (``|s| <= 510``, ``scale <= round(2**23 * 2**16 / sqrt(21845))`` at the largest ``noise_sigma``), below
+2**41; ``gain * P`` stays below 2**40 (``(2**18 - 1) * 1024 * 15 * 255``), and the pre-ADC sum and the shift-add
+below 2**41.
 """
 
 from dataclasses import dataclass
@@ -12,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from pimgen.cim.config import NOISE_FRAC_BITS, CimConfig
-from pimgen.cim.inputs import check_gain_offset, check_inputs, check_weights
+from pimgen.cim.inputs import check_config, check_gain_offset, check_inputs, check_variation, check_weights
+from pimgen.errors import InputError
 
-__all__ = ["TileResult", "tile_vmm", "input_steps", "weight_slices", "noise", "mix32", "round_half_even_shift",
-           "error_bound", "variation_tables"]
+__all__ = ["TileResult", "tile_vmm", "input_steps", "weight_slices", "noise", "noise_sample", "noise_counter", "mix32",
+           "round_half_even_shift", "error_bound", "variation_tables"]
 
 _MASK32 = np.uint64(0xFFFF_FFFF)
 
@@ -149,14 +153,17 @@ def error_bound(config):
 
 
 def variation_tables(config, gain_sigma, offset_sigma, seed):
-    """Per-column gain and offset tables of a device with relative gain spread ``gain_sigma`` and offset spread
-    ``offset_sigma`` (partial-sum units), drawn from NumPy's PCG64 with ``seed`` and quantised to the tables' codes.
-    Deterministic from the seed; the tile and the golden load the same tables."""
+    """Per-column gain and offset tables of a device with relative gain spread ``gain_sigma`` (0..1) and offset spread
+    ``offset_sigma`` (0..1000 partial-sum units), drawn from NumPy's PCG64 with ``seed`` (a non-negative integer) and
+    quantised to the tables' codes. Deterministic from the seed; the tile and the golden load the same tables.
+
+    Raises :class:`pimgen.errors.InputError` (a ValueError) for a value out of range or a config without
+    ``gain_offset``, :class:`pimgen.errors.InputTypeError` (a TypeError) for a wrong type
+    (:func:`pimgen.cim.inputs.check_variation`)."""
+    check_config(config)
     if not config.gain_offset:
-        raise ValueError("variation_tables needs a gain_offset config (the tile has no tables otherwise)")
-    for name, value in (("gain_sigma", gain_sigma), ("offset_sigma", offset_sigma)):
-        if not (isinstance(value, (int, float)) and 0 <= value <= (1.0 if name == "gain_sigma" else 1000.0)):
-            raise ValueError(f"{name} must be a number in 0..{1 if name == 'gain_sigma' else 1000}, not {value!r}")
+        raise InputError("variation_tables needs a gain_offset config (the tile has no tables otherwise)")
+    gain_sigma, offset_sigma, seed = check_variation(gain_sigma, offset_sigma, seed)
     rng = np.random.default_rng(seed)
     gain = np.rint(config.gain_one * (1 + gain_sigma * rng.standard_normal(config.cols))).astype(np.int64)
     offset = np.rint(offset_sigma * rng.standard_normal(config.cols)).astype(np.int64)

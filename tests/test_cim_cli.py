@@ -99,8 +99,27 @@ TILE = ["--rows", "16", "--cols", "8", "--adcs", "2"]
     (["--input-bits", "1"], "--input-bits must be an integer in 2..8 for --input-encoding sign_magnitude"),
     (["--noise-sigma", "nan"], "--noise-sigma must be a number in 0..128"),
     (["--rows", "1024", "--adcs", "8"], "--rows x --adcs (the weight cells read per cycle) must be at most 4096"),
-    (["--gain-sigma", "0.1"], "--gain-sigma and --offset-sigma need --gain-offset"),
-    (["--random", "3", "--samples", "4"], "--samples and --hidden apply to --dataset digits"),
+    (["--gain-sigma", "0.1"], "--gain-sigma needs --gain-offset"),
+    (["--gain-sigma", "0", "--offset-sigma", "1"], "--gain-sigma and --offset-sigma need --gain-offset"),
+    (["--variation-seed", "3"], "--variation-seed needs --gain-offset (the tile's per-column tables)"),
+    (["--gain-offset", "--gain-sigma", "1.5"], "--gain-sigma must be a number in 0..1, not 1.5"),
+    (["--gain-offset", "--offset-sigma", "1000.5"], "--offset-sigma must be a number in 0..1000, not 1000.5"),
+    (["--random", "3", "--samples", "4"], "--samples applies to --dataset digits, not to --random"),
+    (["--random", "3", "--hidden", "32"], "--hidden applies to --dataset digits, not to --random"),
+    (["--weights", "{d}/w.npy", "--inputs", "{d}/x.npy", "--hidden", "32", "--samples", "2"],
+     "--samples and --hidden apply to --dataset digits, not to --weights"),
+    (["--weights", "{d}/w.npy", "--inputs", "{d}/x.npy", "--seed", "0", *TILE],
+     "--seed applies to --dataset digits and --random"),
+    (["--inputs", "{d}/x.npy", "--random", "3"], "--inputs needs --weights"),
+    (["--inputs", "{d}/x.npy"], "--inputs needs --weights"),
+    (["--seed", "4294967296"], "argument --seed: must be an integer in 0..4294967295, not 4294967296"),
+    (["--random", "3", "--seed", "4294967296"], "argument --seed: must be an integer in 0..4294967295"),
+    (["--samples", "361"], "--samples must be at most 360 (the test images of the split), not 361"),
+    (["--random", "524289"], "--random must be at most 524288 vectors for 64 rows"),
+    (["--random", "1000000000000", *TILE], "--random must be at most 2097152 vectors for 16 rows"),
+    (["--input-encoding", "twos_complement", "--input-bits", "1", "--dac-bits", "1"],
+     "the digits MLP needs input codes above 0, so --input-bits must be at least 2, not 1"),
+    (["--noise-sigma", "0.00001"], "--noise-sigma must be 0 or more than 0.00112763"),
     (["--weights", "{d}/w.npy"], "--weights and --inputs go together"),
     (["--weights", "{d}/w_shape.npy", "--inputs", "{d}/x.npy", *TILE], "must be a 16 x 8 matrix"),
     (["--weights", "{d}/w_code.npy", "--inputs", "{d}/x.npy", *TILE], "codes in -127..127, but --weights"),
@@ -117,3 +136,58 @@ def test_run_cim_rejects_bad_input(no_build, capsys, matrices, args, match):
     args = [a.replace("{d}", str(matrices)) for a in args]
     assert pimgen("run", "cim", *args, "--build-dir", no_build) == 2
     assert match in error_line(capsys)
+
+
+def test_relative_rms_undefined_for_all_zero_exact():
+    """RMS error relative to x @ W: None (JSON null) when x @ W is all zeros, not an absolute error under the
+    relative name."""
+    from pimgen.cim.commands import _relative_rms
+    assert _relative_rms(np.array([[3, 4]]), np.array([[0, 0]])) is None
+    assert _relative_rms(np.zeros((2, 2)), np.zeros((2, 2))) is None
+    assert _relative_rms(np.array([[3]]), np.array([[2]])) == 0.5
+    assert _relative_rms(np.array([[2, -2]]), np.array([[2, -2]])) == 0.0
+
+
+@pytest.mark.parametrize("cold", [False, True])
+def test_bench_cold_builds_in_a_fresh_root_without_ccache(cold, no_build, tmp_path, capsys, monkeypatch):
+    """``--cold``: the RTL points build in a fresh temporary root (removed after) with CCACHE_DISABLE=1 (restored
+    after); without it, in --build-dir. The tile is replaced by the golden model here: what is checked is where the
+    builds would go."""
+    import os
+
+    from pimgen.cim import commands
+    from sw_model.cim import tile_vmm
+    seen = []
+
+    class GoldenSim:
+        def __init__(self, config, tables=None, *, build_root=None, **options):
+            seen.append((build_root, os.environ.get("CCACHE_DISABLE"), build_root is not None and build_root.is_dir()))
+            self.config, self.layers, self.sessions = config, [], []
+
+        def __call__(self, blocks):
+            results = []
+            for w, x in blocks:
+                r = tile_vmm(self.config, w, x)
+                results.append(commands.BlockResult(y=r.y, conversions=r.conversions, clipped=r.clipped,
+                                                    cycles=self.config.cycles(len(x)), runs=1, bit_exact=True))
+            self.layers.append(results)
+            return results
+
+        @property
+        def blocks(self):
+            return [b for layer in self.layers for b in layer]
+
+    monkeypatch.setattr(commands, "SimBlocks", GoldenSim)
+    monkeypatch.delenv("CCACHE_DISABLE", raising=False)
+    status = pimgen("bench", "cim", "--quick", *(["--cold"] if cold else []), "--out", tmp_path / "out",
+                    "--build-dir", no_build)
+    out, err = capsys.readouterr()
+    assert status == 0, out + err
+    [(root, ccache_disable, existed)] = seen
+    if cold:
+        assert root != no_build and existed and ccache_disable == "1"
+        assert not root.exists(), "the cold build root was left behind"
+    else:
+        assert root == no_build and ccache_disable is None
+    assert "CCACHE_DISABLE" not in os.environ
+    assert json.loads((tmp_path / "out" / "cim.json").read_text())["cold_builds"] is cold

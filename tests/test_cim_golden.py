@@ -21,6 +21,7 @@ No check compares the golden with itself. The references are:
 
 import dataclasses
 import math
+import re
 import zlib
 from fractions import Fraction
 
@@ -28,10 +29,11 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pimgen.cim.config import INPUT_ENCODINGS, NOISE_FRAC_BITS, NOISE_VARIANCE, WEIGHT_ENCODINGS, CimConfig
+from pimgen.cim.config import (INPUT_ENCODINGS, NOISE_FRAC_BITS, NOISE_SIGMA_MIN, NOISE_VARIANCE, WEIGHT_ENCODINGS,
+                               CimConfig)
 from pimgen.cim.inputs import check_inputs, check_weights
-from pimgen.config import ConfigError
-from pimgen.errors import InputError
+from pimgen.config import ConfigError, ConfigTypeError
+from pimgen.errors import InputError, InputTypeError
 from sw_model.cim import (error_bound, input_steps, mix32, noise, round_half_even_shift, tile_vmm, variation_tables,
                           weight_slices)
 
@@ -652,6 +654,35 @@ def test_variation_tables():
         variation_tables(config, 2.0, 1.0, 0)
 
 
+def test_variation_tables_take_numpy_numbers():
+    """NumPy scalars are numbers (np.float32 is no Python float): the same tables as the Python values."""
+    config = small_config(gain_offset=True)
+    want = variation_tables(config, 0.25, 5.0, 3)
+    for args in [(np.float32(0.25), np.float64(5.0), np.int64(3)), (np.float16(0.25), np.int32(5), np.uint8(3)),
+                 (0.25, 5, 3)]:
+        got = variation_tables(config, *args)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want)), args
+
+
+@pytest.mark.parametrize("args,error,fragment", [
+    ((True, 1.0, 0), InputTypeError, "gain_sigma must be a number, not True"),
+    ((0.1, np.bool_(False), 0), InputTypeError, "offset_sigma must be a number"),
+    ((0.1, "1", 0), InputTypeError, "offset_sigma must be a number"),
+    ((np.float64("nan"), 1.0, 0), InputError, r"gain_sigma must be a number in 0..1, not"),
+    ((0.1, 1000.5, 0), InputError, r"offset_sigma must be a number in 0..1000, not 1000.5"),
+    ((-0.1, 1.0, 0), InputError, r"gain_sigma must be a number in 0..1"),
+    ((0.1, 1.0, -1), InputError, "seed must be a non-negative integer, not -1"),
+    ((0.1, 1.0, 1.5), InputTypeError, "seed must be a non-negative integer, not 1.5"),
+    ((0.1, 1.0, True), InputTypeError, "seed must be a non-negative integer, not True"),
+], ids=lambda v: None)
+def test_variation_tables_refuse(args, error, fragment):
+    """pimgen's own errors (InputError is a ValueError, InputTypeError a TypeError), each naming the argument."""
+    with pytest.raises(error, match=fragment):
+        variation_tables(small_config(gain_offset=True), *args)
+    with pytest.raises(InputTypeError, match="CimConfig"):
+        variation_tables("config", 0.1, 1.0, 0)
+
+
 # 8. Counts, and whole tiles against the literal plain-Python tile.
 
 @pytest.mark.parametrize("params", EXACT_PARAMS[:12], ids=[config_id(p) for p in EXACT_PARAMS[:12]])
@@ -765,6 +796,55 @@ def test_check_inputs_refuses(x, fragment):
     assert isinstance(info.value, ValueError)
 
 
+RAGGED = [[0] * 8, [0] * 7]
+
+
+@pytest.mark.parametrize("name", ["weights", "inputs", "gain", "offset"])
+def test_ragged_lists_refused(name):
+    """A ragged nested list (NumPy refuses it with a ValueError of its own) is one InputError naming the argument, from
+    the check functions, the golden and a job alike."""
+    from tb.host.cim import CimJob
+    config = small_config(gain_offset=True)
+    args = {"weights": np.zeros((8, 4), dtype=np.int64), "inputs": np.zeros((2, 8), dtype=np.int64),
+            "gain": np.full(4, config.gain_one), "offset": np.zeros(4, dtype=np.int64)}
+    args[name] = [[0] * 4, [0] * 3] if name in ("gain", "offset") else RAGGED
+    fragment = rf"{name} must be a rectangular array \(every row the same length\), not a ragged sequence"
+    with pytest.raises(InputError, match=fragment):
+        tile_vmm(config, args["weights"], args["inputs"], args["gain"], args["offset"])
+    job = CimJob(args["weights"], args["inputs"], args["gain"], args["offset"])
+    with pytest.raises(InputError, match=fragment):
+        job.validate(config)
+
+
+def test_cim_job_batch_out_of_range():
+    from tb.host.cim import CimJob
+    from tb.host.driver import DriverStateError
+    config = small_config(max_vectors=4)
+    job = CimJob(np.zeros((8, 4), dtype=np.int64), np.zeros((10, 8), dtype=np.int64))
+    with pytest.raises(DriverStateError):
+        job.batch("batch0")                                    # not validated yet: no runs
+    job.validate(config)
+    assert job.runs == ("batch0", "batch1", "batch2")
+    assert [job.batch(r) for r in job.runs] == [slice(0, 4), slice(4, 8), slice(8, 10)]
+    for bad in ("batch3", "batch9", "batch-1", "batch01", "run0", 0):
+        with pytest.raises(InputError, match=rf"run must be one of this job's runs, batch0..batch2, not {bad!r}"):
+            job.batch(bad)
+
+
+@pytest.mark.parametrize("dtype", ["m8[s]", "M8[s]", "?", "c16", "O"])
+def test_int_codes_refuse_non_integer_kinds(dtype):
+    """NumPy counts timedelta64 among its integers (np.issubdtype(m8, np.integer) is True); only kinds i and u are
+    codes, and the message names the dtype."""
+    from pimgen.arrays import int_codes
+    x = np.zeros((2, 8), dtype=dtype)
+    with pytest.raises(InputError, match=re.escape(f"x must hold integer codes (test), not dtype {np.dtype(dtype)}")):
+        int_codes(x, "x", 2, -1, 1, "test")
+    with pytest.raises(InputError, match=re.escape(f"not dtype {np.dtype(dtype)}")):
+        check_inputs(x, bad_config())
+    for ok in (np.int8, np.uint16, np.int64, np.uint64):
+        assert int_codes(np.zeros((2, 8), dtype=ok), "x", 2, -1, 1, "test").dtype == np.int64
+
+
 def test_check_inputs_twos_complement_minimum():
     config = dataclasses.replace(bad_config(), input_encoding="twos_complement")
     assert check_inputs(np.full((1, 8), -128), config).dtype == np.int64
@@ -783,6 +863,11 @@ def test_check_inputs_twos_complement_minimum():
     (dict(adc_bits=4, adc_step_log2=2, noise_sigma=32.5), "noise_sigma", "0..32"),
     (dict(noise_sigma=float("nan")), "noise_sigma", "not nan"),
     (dict(noise_sigma=-1.0), "noise_sigma", "0.."),
+    (dict(noise_sigma=1e-5), "noise_sigma", r"must be 0 or more than 0.00112763 \(half the generator's resolution"),
+    (dict(noise_sigma=NOISE_SIGMA_MIN), "noise_sigma", "must be 0 or more than"),
+    (dict(input_bits=0), "input_bits", "2..8 for input_encoding sign_magnitude, not 0"),
+    (dict(input_bits=9, dac_bits=1), "input_bits", "2..8 for input_encoding sign_magnitude, not 9"),
+    (dict(input_bits=9, dac_bits=1, input_encoding="twos_complement"), "input_bits", "1..8, not 9"),
     (dict(weight_bits=1), "weight_bits", "2..8"),
     (dict(slice_bits=5), "slice_bits", "1..4"),
     (dict(adc_bits=13), "adc_bits", "1..12"),
@@ -793,6 +878,59 @@ def test_config_errors_name_the_parameter(params, param, fragment):
         CimConfig(**params)
     assert info.value.param == param, f"{params}: ConfigError names {info.value.param!r}, not {param!r}"
     assert isinstance(info.value, InputError)
+
+
+@pytest.mark.parametrize("encoding", INPUT_ENCODINGS)
+@pytest.mark.parametrize("value", [1.0, True, 2.0, "2"], ids=repr)
+def test_config_input_bits_type_error_first(value, encoding):
+    """A value of the wrong type is a type error in either encoding, before the range (1.0 and True equal 1, which
+    sign-magnitude refuses by range)."""
+    with pytest.raises(ConfigTypeError, match=f"input_bits must be an integer, not {value!r}") as info:
+        CimConfig(input_bits=value, dac_bits=1, input_encoding=encoding)
+    assert info.value.param == "input_bits"
+
+
+def test_config_input_bits_numpy_integer_is_an_integer():
+    """NumPy integers are integers (check_int): np.int8(1) is 1, refused by range in sign-magnitude only."""
+    with pytest.raises(ConfigError, match="2..8 for input_encoding sign_magnitude"):
+        CimConfig(input_bits=np.int8(1), dac_bits=1)
+    config = CimConfig(input_bits=np.int8(1), dac_bits=1, input_encoding="twos_complement")
+    assert config.input_bits == 1 and type(config.input_bits) is int
+
+
+def test_config_noise_sigma_negative_zero_is_zero():
+    """-0.0 is 0.0: the same value, the same config hash (and so the same build)."""
+    for zero in (-0.0, np.float64(-0.0), np.float32(-0.0), 0, -0):
+        config = CimConfig(noise_sigma=zero)
+        assert math.copysign(1.0, config.noise_sigma) == 1.0 and not config.has_noise
+        assert config.config_hash == CimConfig().config_hash == CimConfig(noise_sigma=0.0).config_hash
+        assert config == CimConfig()
+
+
+def test_config_noise_sigma_resolution():
+    """The smallest noise the generator makes has scale 1; a non-zero sigma that rounds to scale 0 is refused, so
+    has_noise always means a generator with a non-zero scale."""
+    scale_of = lambda sigma: round(sigma * 2 ** NOISE_FRAC_BITS / math.sqrt(NOISE_VARIANCE))   # noqa: E731
+    assert scale_of(NOISE_SIGMA_MIN) == 0 and scale_of(NOISE_SIGMA_MIN * 1.001) == 1
+    config = CimConfig(noise_sigma=NOISE_SIGMA_MIN * 1.001)
+    assert config.has_noise and config.noise_scale == 1
+
+
+def test_config_properties_documented():
+    """Every public property of CimConfig has a docstring (offset_range, output_range and has_noise had none)."""
+    missing = [name for name, value in vars(CimConfig).items()
+               if isinstance(value, property) and not name.startswith("_") and not (value.__doc__ or "").strip()]
+    assert not missing, f"CimConfig properties without a docstring: {missing}"
+
+
+def test_golden_exports_its_public_functions():
+    """sw_model.cim.__all__ names every public function and class it defines (noise_sample, noise_counter)."""
+    import inspect
+
+    import sw_model.cim as module
+    public = {name for name, value in vars(module).items() if not name.startswith("_")
+              and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == module.__name__}
+    assert public == set(module.__all__), public ^ set(module.__all__)
 
 
 def test_config_limits_accepted():

@@ -278,6 +278,13 @@ def test_digits_accuracy_is_deterministic(default_result):
     (lambda: mlp.train_mlp(np.zeros((4, 64)), np.zeros(3, dtype=int)), "y_train"),
     (lambda: mlp.digits_accuracy(CimConfig(), limit=0), "limit"),
     (lambda: mlp.digits_accuracy(CimConfig(), limit=2.5), "limit"),
+    (lambda: mlp.digits_accuracy(CimConfig(), limit=361),
+     r"limit must be at most 360 \(the test images of the split\), not 361"),
+    (lambda: mlp.digits_accuracy(TWOS_1BIT), "input codes above 0, so input_bits must be at least 2, not 1"),
+    (lambda: mlp.train_mlp(np.zeros((4, 64), dtype="m8[s]"), np.zeros(4, dtype=int)), r"x_train must hold numbers"),
+    (lambda: mlp.train_mlp(np.zeros((4, 64)), np.zeros(4, dtype="m8[s]")), "y_train"),
+    (lambda: mlp.tiled_vmm(CimConfig(), np.zeros((4, 3), dtype="m8[s]"), np.zeros((2, 4), dtype=int), None), "w must"),
+    (lambda: mlp.tiled_vmm(CimConfig(), np.zeros((4, 3), dtype=int), np.zeros((2, 4), dtype="m8[s]"), None), "x must"),
     (lambda: mlp.digits_accuracy(CimConfig(), hidden=32), "hidden"),
     (lambda: mlp.digits_accuracy(CimConfig(), test_fraction=1.5), "test_fraction"),
     (lambda: mlp.tile_blocks(CimConfig(), 0, 3), "in_features"),
@@ -289,6 +296,24 @@ def test_digits_accuracy_is_deterministic(default_result):
 def test_bad_arguments(call, name):
     with pytest.raises(InputError, match=name):
         call()
+
+
+#: 1-bit two's-complement inputs: codes -1..0, no positive code for the workload's non-negative inputs.
+TWOS_1BIT = CimConfig(input_bits=1, dac_bits=1, input_encoding="twos_complement")
+
+
+def test_one_bit_twos_complement_inputs_refused(float_mlp):
+    """The largest input code is 0: the quantisation would divide by it (a ZeroDivisionError before); refused by
+    quantise, naming the limit."""
+    with pytest.raises(InputError, match=r"needs input codes above 0, so input_bits must be at least 2, not 1 "
+                                         r"\(1-bit twos_complement codes are -1..0\)"):
+        mlp.quantise(float_mlp, TWOS_1BIT, np.zeros((2, 64)))
+    assert mlp.check_digits_config(CimConfig(input_bits=2, dac_bits=1, input_encoding="twos_complement"))
+
+
+def test_limit_is_the_whole_test_set_at_most(data):
+    assert len(data[1]) == 360
+    assert mlp.digits_accuracy(CimConfig(adc_bits=12), limit=360)["test_samples"] == 360
 
 
 def test_bad_quantise_arguments(float_mlp):

@@ -68,8 +68,10 @@ def formula_cycles(cfg, vectors):
 
 
 def check(cfg, jobs, results, tables=None):
+    """Every job's outputs and clip count against the golden, and every run's counters against the formulas; the
+    tables are ``tables`` or, without them, each job's own."""
     for job, res in zip(jobs, results):
-        gain, offset = tables if tables is not None else (None, None)
+        gain, offset = tables if tables is not None else (job.gain, job.offset)
         golden = tile_vmm(cfg, job.weights, job.x, gain, offset)
         y = np.concatenate([res.runs[run].outputs["y"] for run in job.runs])
         assert np.array_equal(y, golden.y), f"{job.name}: first mismatch at {np.argwhere(y != golden.y)[0]}"
@@ -119,6 +121,39 @@ def test_every_nonideality_matches_golden(build_root, tmp_path):
     import dataclasses
     quiet = dataclasses.replace(cfg, noise_sigma=0.0)
     assert not np.array_equal(y, tile_vmm(quiet, jobs[0].weights, jobs[0].x, *tables).y)
+
+
+#: A narrow partial sum (8 rows of 1-bit cells and DAC steps: 7 bits) with few gain fraction bits (4): the gained sum,
+#: ``(g * P) >> G + o``, is then as wide as the 16-bit offset table makes it, not as the product makes it. A review
+#: found it sized from the product (7 + 6 + 2 = 15 bits): an offset of 32767 wrapped (the tile gave 0, the golden
+#: 8388607). The coarse 12-bit ADC with the largest step covers the whole range, so any wrap shows in the outputs.
+GAIN_EXTREME = CimConfig(rows=8, cols=2, adcs=1, slice_bits=1, dac_bits=1, gain_offset=True, gain_frac_bits=4,
+                         adc_bits=12, adc_step_log2=12, max_vectors=4)
+
+
+def test_extreme_gain_and_offset_tables(build_root, tmp_path):
+    """The tables' extremes (offsets -32768 and 32767, gains 0, 1 and the largest) on the narrow config above, against
+    the golden, and the review's case against a value worked out by hand."""
+    cfg = GAIN_EXTREME
+    lo, hi = cfg.offset_range
+    top_gain = 2 ** cfg.gain_bits - 1
+    tables = [([cfg.gain_one] * 2, [hi, lo]), ([cfg.gain_one] * 2, [lo, hi]), ([top_gain, 0], [hi, lo]),
+              ([top_gain, top_gain], [lo, hi]), ([0, top_gain], [hi, hi])]
+    # The review's case: every weight and input 127, so each of the S * K = 7 * 7 conversions has P = 8 (8 rows of
+    # 1 x 1); gain 1.0 (16 at G = 4); P' = 8 + 32767 = 32775 and 8 - 32768 = -32760, which the ADC (step 4096) rounds
+    # to 8 and -8; y = +-8 * 4096 * (2**7 - 1)**2, far beyond the 24-bit output: it saturates.
+    review = CimJob(np.full((8, 2), 127), np.full((1, 8), 127), np.array([16, 16]), np.array([32767, -32768]),
+                    name="review")
+    jobs = [review]
+    for n, (gain, offset) in enumerate(tables):
+        for job in jobs_for(cfg, seed=10 + n):
+            job.gain, job.offset = np.array(gain), np.array(offset)
+            job.name = f"{job.name}-tables{n}"
+            jobs.append(job)
+    model = build(cfg, root=build_root, log=None)
+    results = simulate(model, jobs, tmp_path)
+    assert results[0].runs["batch0"].outputs["y"].tolist() == [[2 ** 23 - 1, -2 ** 23]]
+    check(cfg, jobs, results)
 
 
 def test_one_bit_adc_single_column(build_root, tmp_path):

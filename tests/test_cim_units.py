@@ -299,3 +299,15 @@ def test_cell_exhaustive(encoding, weight_bits):
     configs = [CimConfig(weight_bits=weight_bits, slice_bits=b, weight_encoding=encoding) for b in range(1, 5)]
     check_decoder(CimEngine._cell, configs, weight_bits, configs[0].weight_range, golden.weight_slices, "weight_slices",
                   "slice_bits")
+
+
+def test_mix32_multipliers_defined_once():
+    """The lowbias32 multipliers are written once in the gateware (``hw.cim.arith.MIX32_MULTIPLIERS``); the Python
+    ``noise_key`` and the Amaranth ``mix32`` both use that tuple."""
+    from pathlib import Path
+
+    import hw.cim
+    sources = {p.name: p.read_text().upper() for p in Path(hw.cim.__file__).parent.glob("*.py")}
+    for word in ("7FEB352D", "846CA68B"):
+        holders = [name for name, text in sources.items() if word in text.replace("_", "")]
+        assert holders == ["arith.py"], f"0x{word} is written in {holders}"

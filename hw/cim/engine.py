@@ -7,7 +7,8 @@ Arithmetic, order and rounding are defined in docs/cim.md and by the golden mode
 from amaranth.hdl import Mux, Signal, signed
 from amaranth.utils import ceil_log2
 
-from pimgen.cim.config import CimConfig
+from pimgen.cim.config import OFFSET_TABLE_BITS, CimConfig
+from ..common.bus import DATA_WIDTH
 from ..common.csr import Access, Field, Register
 from ..common.engine import Counter, EngineComponent
 from ..common.fixed import fit_signed
@@ -44,7 +45,8 @@ class CimEngine(EngineComponent):
     Registers
     ---------
     NUM_VECTORS
-        Input vectors of the run, ``1..max_vectors`` (otherwise error :class:`~hw.cim.codes.CimError` NUM_VECTORS).
+        Input vectors of the run, ``1..max_vectors``; a field as wide as the bus word, so any other value written is
+        seen as such: error :class:`~hw.cim.codes.CimError` NUM_VECTORS, and nothing runs.
     CNT_CYCLES, CNT_CONVERSIONS, CNT_CLIPPED
         Cycles from start to done; ADC conversions (``adcs`` per cycle); conversions whose rounded value was
         outside the ADC's range.
@@ -61,8 +63,10 @@ class CimEngine(EngineComponent):
             raise TypeError(f"Config must be a CimConfig, not {config!r}")
         cfg = config
         registers = [
-            Register("NUM_VECTORS", [Field("value", ceil_log2(cfg.max_vectors + 1), Access.RW)],
-                     "input vectors of the run (1..max_vectors)"),
+            # The whole bus word, so that the range check below sees every value a host writes (a narrower field
+            # would drop the high bits: 33 would run 1 vector when max_vectors is 16).
+            Register("NUM_VECTORS", [Field("value", DATA_WIDTH, Access.RW)],
+                     "input vectors of the run (1..max_vectors; any other value is error NUM_VECTORS)"),
         ]
         counters = [
             Counter("cycles", "cycles from start to done"),
@@ -164,7 +168,8 @@ class CimEngine(EngineComponent):
         if cfg.weight_encoding == "offset":
             xs = [Signal(signed(cfg.input_bits), name=f"x{r}") for r in range(R)]
             m.d.sync += [xs[r].eq(x[r]) for r in range(R)]
-            xsum, _ = pipelined_sum(m, xs, name="xsum")
+            xsum, xsum_stages = pipelined_sum(m, xs, name="xsum")
+            assert xsum_stages == tree_stages, (xsum_stages, tree_stages)     # it arrives with P
             for age in range(p_age, depth):             # carry it along to the write
                 nxt = Signal.like(xsum, name=f"xsum_a{age + 1}")
                 m.d.sync += nxt.eq(xsum)
@@ -177,14 +182,19 @@ class CimEngine(EngineComponent):
                              self.windows[name].rd_addr.eq(tags[p_age - 1]["k"])]
         gained = []
         for a in range(adcs):
-            g = Signal(signed(len(partial[a]) + cfg.gain_bits + 2), name=f"gained{a}")
             if cfg.gain_offset:
                 gain = self.windows["gain"].rd_data[a]
                 offset = self.windows["offset"].rd_data[a]
+                assert len(offset) == OFFSET_TABLE_BITS and offset.shape().signed, offset.shape()
                 product = Signal(signed(len(partial[a]) + cfg.gain_bits + 1), name=f"gain_product{a}")
                 m.d.comb += product.eq(partial[a] * gain)
+                # Sized from the operands' values: the rounded product lies in -2**(L-1-G)..2**(L-1-G) for an
+                # L-bit product (L - G + 1 bits), the offset is OFFSET_TABLE_BITS wide, and the sum needs one more.
+                rounded_bits = len(product) - cfg.gain_frac_bits + 1
+                g = Signal(signed(max(rounded_bits, OFFSET_TABLE_BITS) + 1), name=f"gained{a}")
                 m.d.sync += g.eq(round_half_even_shift(product, cfg.gain_frac_bits) + offset)
             else:
+                g = Signal.like(partial[a], name=f"gained{a}")
                 m.d.sync += g.eq(partial[a])
             gained.append(g)
 

@@ -5,7 +5,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from pimgen.cim.config import NOISE_FRAC_BITS, CimConfig
-from .arith import byte_sum, mix32, round_half_even_shift
+from .arith import MIX32_MULTIPLIERS, byte_sum, mix32, round_half_even_shift
 
 __all__ = ["NoiseGenerator", "NOISE_LATENCY", "noise_key"]
 
@@ -16,7 +16,7 @@ NOISE_LATENCY = 3
 def noise_key(seed):
     """``mix32(seed)`` in Python: the generator's key, a constant of the config."""
     x = seed & 0xFFFF_FFFF
-    for shift, mult in ((16, 0x7FEB352D), (15, 0x846CA68B)):
+    for shift, mult in zip((16, 15), MIX32_MULTIPLIERS):
         x ^= x >> shift
         x = (x * mult) & 0xFFFF_FFFF
     return x ^ (x >> 16)

@@ -4,27 +4,53 @@ anything is built.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import io
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from ..arrays import load_npy
+from ..arrays import MAX_NPY_BYTES, load_npy
 from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
 from ..session import execute
 from .config import CimConfig
-from .inputs import check_inputs, check_weights
+from .inputs import check_inputs, check_variation, check_weights
 
 __all__ = ["add_run_arguments", "run", "bench", "SimBlocks", "BENCH_ADC_BITS", "BENCH_DAC_BITS"]
 
 #: The datasets ``pimgen run cim`` knows.
 DATASETS = ("digits",)
+#: Largest ``--seed``: the digits split and the training take a 32-bit seed.
+MAX_SEED = 2 ** 32 - 1
+#: Default hidden width of the digits MLP (``--hidden``).
+DEFAULT_HIDDEN = 32
+
+
+def max_random_vectors(config):
+    """Largest ``--random V``: the V x rows int64 input codes stay within :data:`pimgen.arrays.MAX_NPY_BYTES`, the
+    largest input array pimgen reads from a .npy file."""
+    return MAX_NPY_BYTES // (8 * config.rows)
+
+
+def _int_in(option, lo, hi):
+    def parse(text):
+        try:
+            value = int(text, 0)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, not {text!r}") from None
+        if not lo <= value <= hi:
+            raise argparse.ArgumentTypeError(f"must be an integer in {lo}..{hi}, not {value}")
+        return value
+    parse.__name__ = option
+    return parse
 
 
 def _non_negative_float(option):
@@ -54,31 +80,87 @@ def add_run_arguments(parser, option_types):
     parser.add_argument("--save-outputs", type=Path, metavar="Y.npy",
                         help="with --weights or --random: write the tile's outputs [V, cols] (int64 .npy) here")
     parser.add_argument("--samples", type=option_types.positive("--samples"), default=None, metavar="N",
-                        help="digits: classify the first N test images (default: all 360)")
-    parser.add_argument("--hidden", type=option_types.positive("--hidden"), default=32, metavar="H",
-                        help="digits: hidden units of the 64-H-10 MLP (default 32)")
-    parser.add_argument("--seed", type=option_types.non_negative("--seed"), default=0,
-                        help="seed of the data split, the training and random codes (default 0)")
-    parser.add_argument("--gain-sigma", type=_non_negative_float("--gain-sigma"), default=0.0,
-                        help="with --gain-offset: relative spread of the per-column gains (default 0)")
-    parser.add_argument("--offset-sigma", type=_non_negative_float("--offset-sigma"), default=0.0,
-                        help="with --gain-offset: spread of the per-column offsets in partial-sum units (default 0)")
-    parser.add_argument("--variation-seed", type=option_types.non_negative("--variation-seed"), default=0,
-                        help="seed of the per-column gain and offset tables (default 0)")
+                        help="digits: classify the first N test images (default: all 360; at most the test set)")
+    parser.add_argument("--hidden", type=option_types.positive("--hidden"), default=None, metavar="H",
+                        help=f"digits: hidden units of the 64-H-10 MLP (default {DEFAULT_HIDDEN})")
+    parser.add_argument("--seed", type=_int_in("--seed", 0, MAX_SEED), default=None,
+                        help=f"digits and --random: seed of the data split, the training and the random codes "
+                             f"(0..{MAX_SEED}, default 0)")
+    parser.add_argument("--gain-sigma", type=_non_negative_float("--gain-sigma"), default=None,
+                        help="with --gain-offset: relative spread of the per-column gains (0..1, default 0)")
+    parser.add_argument("--offset-sigma", type=_non_negative_float("--offset-sigma"), default=None,
+                        help="with --gain-offset: spread of the per-column offsets in partial-sum units (0..1000, "
+                             "default 0)")
+    parser.add_argument("--variation-seed", type=option_types.non_negative("--variation-seed"), default=None,
+                        help="with --gain-offset: seed of the per-column gain and offset tables (default 0)")
 
 
-def _tables(config, args):
-    """The gain and offset tables the options ask for (None without ``gain_offset``)."""
-    from sw_model.cim import variation_tables
+#: The options of the per-column tables, by the argument of ``check_variation`` each gives.
+TABLE_OPTIONS = {"gain_sigma": "--gain-sigma", "offset_sigma": "--offset-sigma", "seed": "--variation-seed"}
+
+
+def _check_table_options(config, args):
+    """``(gain_sigma, offset_sigma, seed)`` of the tables (None without ``gain_offset``, where any of the options is
+    refused as not applicable); the ranges are :func:`pimgen.cim.inputs.check_variation`'s."""
+    values = {"gain_sigma": args.gain_sigma, "offset_sigma": args.offset_sigma, "seed": args.variation_seed}
     if not config.gain_offset:
-        if args.gain_sigma or args.offset_sigma:
-            raise InputError("--gain-sigma and --offset-sigma need --gain-offset (the tile's per-column tables)")
+        given = [TABLE_OPTIONS[k] for k, v in values.items() if v is not None]
+        if given:
+            raise InputError(f"{_join(given)} need{'s' if len(given) == 1 else ''} --gain-offset (the tile's "
+                             "per-column tables)")
         return None
-    if args.gain_sigma > 1:
-        raise InputError(f"--gain-sigma must be in 0..1, not {args.gain_sigma}")
-    if args.offset_sigma > 1000:
-        raise InputError(f"--offset-sigma must be in 0..1000, not {args.offset_sigma}")
-    return variation_tables(config, args.gain_sigma, args.offset_sigma, args.variation_seed)
+    defaults = {"gain_sigma": 0.0, "offset_sigma": 0.0, "seed": 0}
+    return check_variation(*(defaults[k] if v is None else v for k, v in values.items()), names=TABLE_OPTIONS)
+
+
+def _tables(config, variation):
+    """The gain and offset tables of :func:`_check_table_options`' values (None without ``gain_offset``)."""
+    from sw_model.cim import variation_tables
+    return None if variation is None else variation_tables(config, *variation)
+
+
+def _join(options):
+    return options[0] if len(options) == 1 else ", ".join(options[:-1]) + " and " + options[-1]
+
+
+def _check_workload_options(config, args):
+    """Refuse, in one line and before anything is loaded or built, every option that does not apply to the
+    workload the others choose (``--dataset digits``, ``--weights`` with ``--inputs``, or ``--random``), and the
+    values a workload cannot take."""
+    if args.inputs is not None and args.weights is None:
+        raise InputError("--inputs needs --weights (the weight matrix the input vectors multiply)")
+    if args.weights is not None and args.inputs is None:
+        raise InputError("--weights and --inputs go together: give both .npy files")
+    workload = "--weights" if args.weights is not None else "--random" if args.random is not None else None
+    if args.save_outputs is not None and workload is None:
+        raise InputError("--save-outputs needs --weights/--inputs or --random (digits keeps only accuracies)")
+    if workload is not None:
+        given = [opt for opt, value in (("--samples", args.samples), ("--hidden", args.hidden)) if value is not None]
+        if given:
+            raise InputError(f"{_join(given)} appl{'ies' if len(given) == 1 else 'y'} to --dataset digits, not to "
+                             f"{workload}")
+    if workload == "--weights" and args.seed is not None:
+        raise InputError("--seed applies to --dataset digits and --random (the split, the training, the random "
+                         "codes), not to --weights")
+    if workload == "--random" and args.random > max_random_vectors(config):
+        raise InputError(f"--random must be at most {max_random_vectors(config)} vectors for {config.rows} rows (the "
+                         f"int64 input codes stay within {MAX_NPY_BYTES} bytes), not {args.random}")
+    if workload is None:
+        from .mlp import check_digits_config, load_digits_split
+        check_digits_config(config, name="--input-bits")
+        if args.samples is not None:
+            test_images = len(load_digits_split(seed=_seed(args))[1])
+            if args.samples > test_images:
+                raise InputError(f"--samples must be at most {test_images} (the test images of the split), not "
+                                 f"{args.samples}")
+
+
+def _seed(args):
+    return 0 if args.seed is None else args.seed
+
+
+def _hidden(args):
+    return DEFAULT_HIDDEN if args.hidden is None else args.hidden
 
 
 @dataclasses.dataclass
@@ -137,19 +219,14 @@ def _describe(config):
 
 def run(config, args, console):
     check_output_file(args.save_outputs, "--save-outputs")
-    if args.save_outputs is not None and args.weights is None and args.random is None:
-        raise InputError("--save-outputs needs --weights/--inputs or --random (digits keeps only accuracies)")
-    if (args.weights is not None or args.random is not None) and (args.samples is not None or args.hidden != 32):
-        raise InputError("--samples and --hidden apply to --dataset digits, not to --weights or --random")
-    tables = _tables(config, args)
-    if (args.weights is None) != (args.inputs is None):
-        raise InputError("--weights and --inputs go together: give both .npy files")
+    _check_workload_options(config, args)
+    tables = _tables(config, _check_table_options(config, args))
     if args.weights is not None:
         w = check_weights(load_npy(args.weights, "--weights"), config, name=f"--weights {args.weights}")
         x = check_inputs(load_npy(args.inputs, "--inputs"), config, name=f"--inputs {args.inputs}")
         return _run_vmm(config, args, console, tables, w, x, f"VMM of {args.weights.name}, {len(x)} vectors")
     if args.random is not None:
-        rng = np.random.default_rng(args.seed)
+        rng = np.random.default_rng(_seed(args))
         w = rng.integers(config.weight_range[0], config.weight_range[1] + 1, (config.rows, config.cols))
         x = rng.integers(config.input_range[0], config.input_range[1] + 1, (args.random, config.rows))
         return _run_vmm(config, args, console, tables, w, x, f"random VMM, {args.random} vectors")
@@ -162,7 +239,7 @@ def _run_digits(config, args, console, tables):
                     log=console.log, progress=console.log)
     t0 = time.perf_counter()
     with console.status(f"digits MLP on {config.top_name}"):
-        result = digits_accuracy(config, run_blocks=sim, seed=args.seed, hidden=(args.hidden,), limit=args.samples)
+        result = digits_accuracy(config, run_blocks=sim, seed=_seed(args), hidden=(_hidden(args),), limit=args.samples)
     wall = time.perf_counter() - t0
     blocks = sim.blocks
     samples = result["test_samples"]
@@ -170,7 +247,7 @@ def _run_digits(config, args, console, tables):
     runs = sum(b.runs for b in blocks)
     record = {
         "engine": "cim", "workload": "digits", "config": config.to_dict(), "top": config.top_name,
-        "hidden": args.hidden, "test_samples": samples,
+        "hidden": _hidden(args), "test_samples": samples,
         "float_accuracy": result["float_accuracy"], "ideal_accuracy": result["ideal_accuracy"],
         "tile_accuracy": result["tile_accuracy"], "agreement": result["agreement"],
         "clip_rate": result["clip_rate"], "conversions": result["conversions"], "clipped": result["clipped"],
@@ -182,7 +259,7 @@ def _run_digits(config, args, console, tables):
     }
     if args.json:
         write_output_file(args.json, json.dumps(record, indent=2) + "\n", "--json")
-    print(f"digits MLP 64-{args.hidden}-10 on the {_describe(config)}")
+    print(f"digits MLP 64-{_hidden(args)}-10 on the {_describe(config)}")
     print(f"  test images {samples}: accuracy float {record['float_accuracy']:.4f}, ideal-integer "
           f"{record['ideal_accuracy']:.4f}, tile {record['tile_accuracy']:.4f} "
           f"(same prediction as ideal-integer on {100 * record['agreement']:.1f} %)")
@@ -232,19 +309,20 @@ def _run_vmm(config, args, console, tables, w, x, title):
     print(f"{title} on the {_describe(config)}")
     print(f"  {cycles} cycles over {len(counters)} run(s) (formula {record['cycles_expected']}); cycles per VMM "
           f"{record['cycles_per_vmm']}")
+    rms = record["rms_error_vs_exact"]
     print(f"  ADC: {clipped} of {conversions} conversions clipped ({100 * record['clip_rate']:.3f} %); RMS error "
-          f"relative to x @ W {record['rms_error_vs_exact']:.3e}"
+          + (f"relative to x @ W {rms:.3e}" if rms is not None else "relative to x @ W undefined (x @ W is all zeros)")
           + (" (exact mode: equals the integer matmul)" if record["equals_integer_matmul"] else ""))
     print(f"  tile vs golden: {'bit-exact' if record['bit_exact'] else 'MISMATCH'}")
     return 0 if record["bit_exact"] else 1
 
 
 def _relative_rms(y, exact):
-    """RMS of ``y - exact`` over the RMS of ``exact`` (0 when both are 0)."""
+    """RMS of ``y - exact`` over the RMS of ``exact``; None when ``exact`` is all zeros (no scale to relate to)."""
     exact = np.asarray(exact, dtype=np.float64)
     err = np.sqrt(np.mean((np.asarray(y, dtype=np.float64) - exact) ** 2))
     scale = np.sqrt(np.mean(exact ** 2))
-    return float(err / scale) if scale else float(err)
+    return float(err / scale) if scale else None
 
 
 # Benchmark
@@ -309,50 +387,77 @@ def _vmm_rms(config, quant, x):
     return float(np.sqrt(np.concatenate(errors).mean() / np.concatenate(scale).mean()))
 
 
+@contextlib.contextmanager
+def _build_root(args):
+    """The build root of the RTL points: ``--build-dir`` (the build cache), or with ``--cold`` a fresh temporary one
+    and no ccache (``CCACHE_DISABLE=1``), so that build times are what a first build costs; both undone after."""
+    if not args.cold:
+        yield args.build_dir
+        return
+    saved = os.environ.get("CCACHE_DISABLE")
+    os.environ["CCACHE_DISABLE"] = "1"
+    root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if saved is None:
+            os.environ.pop("CCACHE_DISABLE", None)
+        else:
+            os.environ["CCACHE_DISABLE"] = saved
+
+
+def _bench_point(point, counter, build_root, quick, console):
+    """One record of the sweep: the digits MLP on ``config``, on the tile RTL or the golden model."""
+    from .mlp import digits_accuracy
+    config, step_policy, on_rtl = point
+    label = f"{counter} A={config.adc_bits} d={config.dac_bits} step={config.adc_step}"
+    t0 = time.perf_counter()
+    if on_rtl:
+        sim = SimBlocks(config, build_root=build_root, log=console.log)
+        with console.status(f"{label}: digits on the tile RTL"):
+            result = digits_accuracy(config, run_blocks=sim, limit=40 if quick else None)
+        blocks = sim.blocks
+        source = "rtl"
+        bit_exact = all(b.bit_exact for b in blocks)
+        cycles = sum(b.cycles for b in blocks) / result["test_samples"]
+        build_seconds = sum(s.build_seconds for s in sim.sessions)
+    else:
+        with console.status(f"{label}: digits on the golden model"):
+            result = digits_accuracy(config)
+        source, bit_exact, build_seconds = "golden", None, 0.0
+        cycles = formula_cycles_per_inference(config, result["vmms_per_inference"], result["test_samples"])
+    rms = _vmm_rms(config, result["quant"], _test_images(result))
+    console.log(f"{label}: accuracy {result['tile_accuracy']:.4f}, clip {100 * result['clip_rate']:.2f} %, "
+                f"RMS {rms:.2e} ({source})")
+    return {
+        "kind": "cim_adc_sweep", "source": source, "adc_bits": config.adc_bits, "dac_bits": config.dac_bits,
+        "adc_step": config.adc_step, "step_policy": step_policy, "slice_bits": config.slice_bits,
+        "rows": config.rows, "cols": config.cols, "adcs": config.adcs, "exact_mode": config.is_exact,
+        "tile_accuracy": result["tile_accuracy"], "ideal_accuracy": result["ideal_accuracy"],
+        "float_accuracy": result["float_accuracy"], "clip_rate": result["clip_rate"],
+        "rms_error_vs_exact": rms, "cycles_per_vmm": config.conversions_per_vector,
+        "cycles_per_inference": cycles, "bit_exact_vs_golden": bit_exact,
+        "test_samples": result["test_samples"], "build_seconds": build_seconds,
+        "wall_seconds": time.perf_counter() - t0,
+    }
+
+
 def bench(args, console):
     """ADC bits 2..10 against DAC bits: digits accuracy, RMS error relative to exact, clip rate and cycles per VMM;
     JSON (one record per point), a table and a plot."""
     from rich.console import Console
     from rich.table import Table
 
-    from .mlp import digits_accuracy
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     points = _bench_configs(args.quick)
-    for n, (config, step_policy, on_rtl) in enumerate(points, start=1):
-        label = f"[{n}/{len(points)}] A={config.adc_bits} d={config.dac_bits} step={config.adc_step}"
-        t0 = time.perf_counter()
-        if on_rtl:
-            sim = SimBlocks(config, build_root=args.build_dir, log=console.log)
-            with console.status(f"{label}: digits on the tile RTL"):
-                result = digits_accuracy(config, run_blocks=sim, limit=40 if args.quick else None)
-            blocks = sim.blocks
-            source = "rtl"
-            bit_exact = all(b.bit_exact for b in blocks)
-            cycles = sum(b.cycles for b in blocks) / result["test_samples"]
-            build_seconds = sum(s.build_seconds for s in sim.sessions)
-        else:
-            with console.status(f"{label}: digits on the golden model"):
-                result = digits_accuracy(config)
-            source, bit_exact, build_seconds = "golden", None, 0.0
-            cycles = formula_cycles_per_inference(config, result["vmms_per_inference"], result["test_samples"])
-        rms = _vmm_rms(config, result["quant"], _test_images(result))
-        rows.append({
-            "kind": "cim_adc_sweep", "source": source, "adc_bits": config.adc_bits, "dac_bits": config.dac_bits,
-            "adc_step": config.adc_step, "step_policy": step_policy, "slice_bits": config.slice_bits,
-            "rows": config.rows, "cols": config.cols, "adcs": config.adcs, "exact_mode": config.is_exact,
-            "tile_accuracy": result["tile_accuracy"], "ideal_accuracy": result["ideal_accuracy"],
-            "float_accuracy": result["float_accuracy"], "clip_rate": result["clip_rate"],
-            "rms_error_vs_exact": rms, "cycles_per_vmm": config.conversions_per_vector,
-            "cycles_per_inference": cycles, "bit_exact_vs_golden": bit_exact,
-            "test_samples": result["test_samples"], "build_seconds": build_seconds,
-            "wall_seconds": time.perf_counter() - t0,
-        })
-        console.log(f"{label}: accuracy {result['tile_accuracy']:.4f}, clip {100 * result['clip_rate']:.2f} %, "
-                    f"RMS {rms:.2e} ({source})")
+    with _build_root(args) as build_root:
+        for n, point in enumerate(points, start=1):
+            rows.append(_bench_point(point, f"[{n}/{len(points)}]", build_root, args.quick, console))
     report = {"host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-              "clock_mhz": 100, "records": rows}
+              "clock_mhz": 100, "cold_builds": bool(args.cold), "records": rows}
     (out / "cim.json").write_text(json.dumps(report, indent=2) + "\n")
 
     table = Table(title="CiM tile: digits MLP accuracy and VMM error against ADC and DAC bits")
@@ -368,7 +473,8 @@ def bench(args, console):
     Console(width=200).print(table)
     print("source rtl: the tile in Verilator (cycles measured, outputs checked against the golden); golden: "
           "sw_model.cim, which the tile matches bit for bit (tests/test_cim_sim.py), cycles from the formula of "
-          "docs/cim.md. Step full scale: the ADC step that covers the largest possible partial sum (never clips).")
+          "docs/cim.md. Step full scale: the ADC step that covers the largest possible partial sum (never clips)."
+          + (" Cold: the RTL points built in a fresh build root without ccache." if args.cold else ""))
     if not args.quick:
         plot = out / "cim_adc_sweep.png"
         plot_sweep(rows, plot)

@@ -12,7 +12,7 @@ from ..config import MAX_MEMORY_BITS, ConfigError, ConfigTypeError, EngineConfig
     check_choice, check_int, param
 
 __all__ = ["CimConfig", "WEIGHT_ENCODINGS", "INPUT_ENCODINGS", "NOISE_FRAC_BITS", "NOISE_VARIANCE",
-           "OFFSET_TABLE_BITS", "MAX_CELL_READS"]
+           "NOISE_SIGMA_MIN", "OFFSET_TABLE_BITS", "MAX_CELL_READS"]
 
 WEIGHT_ENCODINGS = ("differential", "offset")
 INPUT_ENCODINGS = ("sign_magnitude", "twos_complement")
@@ -20,6 +20,9 @@ INPUT_ENCODINGS = ("sign_magnitude", "twos_complement")
 NOISE_FRAC_BITS = 16
 #: Variance of the generator's integer sample: the sum of four uniform bytes less 510 (4 * (256**2 - 1) / 12).
 NOISE_VARIANCE = 4 * (256 ** 2 - 1) / 12
+#: Smallest non-zero noise_sigma is just above this: half the generator's resolution (the sigma of a scale of 1),
+#: below which ``noise_scale`` rounds to 0.
+NOISE_SIGMA_MIN = math.sqrt(NOISE_VARIANCE) / (1 << NOISE_FRAC_BITS) / 2
 #: Width of a per-column offset (signed integer, in units of the partial sum).
 OFFSET_TABLE_BITS = 16
 #: Most weight cells the tile reads per cycle (rows x ADCs): the adder trees, and the Verilog, grow with it.
@@ -41,7 +44,7 @@ class CimConfig(EngineConfig):
     weight_bits: int = param(8, "signed weight width Wb (2..8)")
     slice_bits: int = param(2, "weight bits stored per cell b (1..4)")
     weight_encoding: str = param("differential", "how a weight's sign is stored", choices=WEIGHT_ENCODINGS)
-    input_bits: int = param(8, "signed input width Ib (1..8; 2..8 in sign_magnitude)")
+    input_bits: int = param(8, "signed input width Ib (1..8 in twos_complement; 2..8 in sign_magnitude)")
     dac_bits: int = param(1, "input bits the DAC applies per step d (1..Ib; 1 = bit-serial)")
     input_encoding: str = param("sign_magnitude", "how an input is cut into DAC steps", choices=INPUT_ENCODINGS)
     adc_bits: int = param(8, "ADC resolution A (1..12): 2**A - 1 levels, symmetric")
@@ -50,7 +53,7 @@ class CimConfig(EngineConfig):
     adcs: int = param(4, "ADCs shared across the columns (1..C, dividing C)")
     output_bits: int = param(24, "saturating output width Ob (8..32)")
     noise_sigma: float = param(0.0, "standard deviation of the additive pre-ADC noise, in partial-sum units "
-                                    "(0..2**(A-1) * step; 0 = no noise generator)")
+                                    "(0, or above 0.00113 up to 2**(A-1) * step; 0 = no noise generator)")
     noise_seed: int = param(1, "seed of the counter-based noise generator (0..2**32-1)")
     gain_offset: bool = param(False, "per-column gain and offset tables, loaded through the bus")
     gain_frac_bits: int = param(12, "fraction bits G of the gain table (4..16); gains lie in [0, 4)")
@@ -63,11 +66,18 @@ class CimConfig(EngineConfig):
         self._set("slice_bits", check_int("slice_bits", self.slice_bits, 1, 4))
         check_choice("weight_encoding", self.weight_encoding, WEIGHT_ENCODINGS)
         check_choice("input_encoding", self.input_encoding, INPUT_ENCODINGS)
-        lo = 2 if self.input_encoding == "sign_magnitude" else 1
-        if self.input_encoding == "sign_magnitude" and self.input_bits == 1:
-            raise ConfigError("input_bits", "input_bits must be an integer in 2..8 for input_encoding "
-                                            "sign_magnitude (1 bit leaves no magnitude), not 1")
-        self._set("input_bits", check_int("input_bits", self.input_bits, lo, 8))
+        # check_int refuses a wrong type (1.0, True) before it looks at the range, which depends on the encoding.
+        if self.input_encoding == "sign_magnitude":
+            try:
+                input_bits = check_int("input_bits", self.input_bits, 2, 8)
+            except ConfigError:
+                value = int(self.input_bits)
+                why = " (1 bit leaves no magnitude)" if value == 1 else ""
+                raise ConfigError("input_bits", f"input_bits must be an integer in 2..8 for input_encoding "
+                                                f"sign_magnitude{why}, not {value}") from None
+        else:
+            input_bits = check_int("input_bits", self.input_bits, 1, 8)
+        self._set("input_bits", input_bits)
         self._set("dac_bits", check_int("dac_bits", self.dac_bits, 1, self.input_bits))
         self._set("adc_bits", check_int("adc_bits", self.adc_bits, 1, 12))
         self._set("adc_step_log2", check_int("adc_step_log2", self.adc_step_log2, 0, 12))
@@ -78,12 +88,16 @@ class CimConfig(EngineConfig):
         sigma = self.noise_sigma
         if isinstance(sigma, bool) or not isinstance(sigma, numbers.Real):
             raise ConfigTypeError("noise_sigma", f"noise_sigma must be a number, not {sigma!r}")
-        sigma = float(sigma)
+        sigma = float(sigma) + 0.0                 # -0.0 + 0.0 is 0.0: one value (and one config hash) for no noise
         sigma_max = float(2 ** (self.adc_bits - 1) * self.adc_step)
         if not (math.isfinite(sigma) and 0 <= sigma <= sigma_max):
             raise ConfigError("noise_sigma", f"noise_sigma must be a number in 0..{sigma_max:g} (2**(adc_bits - 1) "
                                              f"* ADC step), not {self.noise_sigma!r}")
         self._set("noise_sigma", sigma)
+        if sigma > 0 and self.noise_scale == 0:
+            raise ConfigError("noise_sigma", f"noise_sigma must be 0 or more than {NOISE_SIGMA_MIN:.6g} (half the "
+                                             f"generator's resolution sqrt({NOISE_VARIANCE:g}) / 2**{NOISE_FRAC_BITS}"
+                                             f": a smaller sigma rounds to a scale of 0, no noise), not {sigma!r}")
         self._set("noise_seed", check_int("noise_seed", self.noise_seed, 0, 2 ** 32 - 1))
         check_bool("gain_offset", self.gain_offset)
         self._set("gain_frac_bits", check_int("gain_frac_bits", self.gain_frac_bits, 4, 16))
@@ -154,14 +168,18 @@ class CimConfig(EngineConfig):
 
     @property
     def offset_range(self):
+        """Allowed offset table entries (lo, hi): signed ``OFFSET_TABLE_BITS``-bit integers in partial-sum units."""
         return (-(1 << (OFFSET_TABLE_BITS - 1)), (1 << (OFFSET_TABLE_BITS - 1)) - 1)
 
     @property
     def output_range(self):
+        """The outputs' range (lo, hi): signed ``output_bits``; the tile saturates to it."""
         return (-(1 << (self.output_bits - 1)), (1 << (self.output_bits - 1)) - 1)
 
     @property
     def has_noise(self):
+        """Whether the tile adds noise (and has a generator): ``noise_sigma > 0``, which implies ``noise_scale >=
+        1`` (a smaller non-zero sigma is refused)."""
         return self.noise_sigma > 0
 
     @property

@@ -69,7 +69,7 @@ from .inputs import check_config
 __all__ = ["INPUT_MAX", "NUM_FEATURES", "NUM_CLASSES", "MAX_ITER",
            "load_digits_split", "FloatMlp", "train_mlp", "QuantMlp", "quantise", "ideal_vmm",
            "TileBlock", "tile_blocks", "block_weights", "block_inputs", "tiled_vmm", "golden_blocks", "TiledVmm",
-           "digits_accuracy"]
+           "digits_accuracy", "check_digits_config"]
 
 #: Largest pixel value of the digits (the inputs are scaled by ``1 / INPUT_MAX``).
 INPUT_MAX = 16
@@ -112,6 +112,18 @@ def _check_limit(limit):
     return int(limit)
 
 
+def check_digits_config(config, name="input_bits"):
+    """``config`` if the workload's input codes fit it: they are non-negative (pixels, ReLU outputs) and scaled to
+    ``0..input_range[1]``, so the largest input code must be above 0; 1-bit two's-complement inputs (codes -1..0) are
+    refused. ``name`` is what the message calls the input width (the command line passes its option)."""
+    check_config(config)
+    lo, hi = config.input_range
+    if hi < 1:
+        raise InputError(f"the digits MLP needs input codes above 0, so {name} must be at least 2, not "
+                         f"{config.input_bits} ({config.input_bits}-bit {config.input_encoding} codes are {lo}..{hi})")
+    return config
+
+
 def _check_percentile(percentile):
     if (isinstance(percentile, bool) or not isinstance(percentile, numbers.Real)
             or not 0 < float(percentile) <= 100):
@@ -124,7 +136,7 @@ def _features(x, name, width):
     arr = np.asarray(x)
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] != width:
         raise InputError(f"{name} must be a V x {width} array (V >= 1), not an array of shape {arr.shape}")
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+    if arr.dtype.kind not in "iuf":                  # not bool, complex, object or timedelta64
         raise InputError(f"{name} must hold numbers, not dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
@@ -252,7 +264,7 @@ def train_mlp(x_train, y_train, hidden=(32,), seed=0):
     seed = _check_seed(seed)
     x = _features(x_train, "x_train", NUM_FEATURES)
     y = np.asarray(y_train)
-    if y.ndim != 1 or y.shape[0] != x.shape[0] or not np.issubdtype(y.dtype, np.integer):
+    if y.ndim != 1 or y.shape[0] != x.shape[0] or y.dtype.kind not in "iu":
         raise InputError(f"y_train must be a 1-D integer array with one class per row of x_train ({x.shape[0]}), "
                          f"not an array of shape {y.shape} and dtype {y.dtype}")
     return _train(_Key(_frozen(x, np.float64)), _Key(_frozen(y, np.int64)), hidden, seed)
@@ -316,7 +328,7 @@ class QuantMlp:
         for layer, (w, b) in enumerate(zip(self.weight_codes, self.biases)):
             codes = self.quantise_inputs(layer, h)
             y = np.asarray(vmm(layer, w, codes))
-            if y.shape != (codes.shape[0], w.shape[1]) or not np.issubdtype(y.dtype, np.integer):
+            if y.shape != (codes.shape[0], w.shape[1]) or y.dtype.kind not in "iu":
                 raise InputError(f"vmm must return integers of shape {(codes.shape[0], w.shape[1])} for layer "
                                  f"{layer}, not {y.dtype} of shape {y.shape}")
             z = y.astype(np.float64) * (self.input_scales[layer] * self.weight_scales[layer]) + b
@@ -338,7 +350,7 @@ def quantise(mlp, config, x_calib, percentile=100.0):
     """
     if not isinstance(mlp, FloatMlp):
         raise InputTypeError(f"mlp must be a FloatMlp, not {type(mlp).__name__}")
-    check_config(config)
+    check_digits_config(config)
     percentile = _check_percentile(percentile)
     acts = mlp.activations(x_calib, "x_calib")
     whi = config.weight_range[1]
@@ -418,9 +430,9 @@ def tiled_vmm(config, w, x, run_blocks):
     check_config(config)
     w = np.asarray(w)
     x = np.asarray(x)
-    if w.ndim != 2 or not np.issubdtype(w.dtype, np.integer):
+    if w.ndim != 2 or w.dtype.kind not in "iu":
         raise InputError(f"w must be a 2-D integer array [in, out], not {w.dtype} of shape {w.shape}")
-    if x.ndim != 2 or not np.issubdtype(x.dtype, np.integer) or x.shape[0] < 1 or x.shape[1] != w.shape[0]:
+    if x.ndim != 2 or x.dtype.kind not in "iu" or x.shape[0] < 1 or x.shape[1] != w.shape[0]:
         raise InputError(f"x must be a 2-D integer array [V, {w.shape[0]}] (V >= 1), not {x.dtype} of shape "
                          f"{x.shape}")
     blocks = tile_blocks(config, w.shape[0], w.shape[1])
@@ -491,10 +503,11 @@ def digits_accuracy(config, run_blocks=None, seed=0, hidden=(32,), limit=None, t
     """Train, quantise and evaluate the digits MLP on ``config``'s tile; return a dict.
 
     The split and the training use ``seed`` (:func:`load_digits_split`, :func:`train_mlp`), the quantisation is
-    calibrated on the training images (:func:`quantise`), and the first ``limit`` test images (all when None) are
-    classified three ways: in float64, by the ideal-integer network (:func:`ideal_vmm`) and by the tile
-    (:class:`TiledVmm` on ``run_blocks``, default :func:`golden_blocks`; one ``run_blocks`` call per layer with the
-    whole batch). Deterministic for a seed.
+    calibrated on the training images (:func:`quantise`), and the first ``limit`` test images (all when None; a
+    larger ``limit`` than the test set, 360 images at the default split, is refused) are classified three ways: in
+    float64, by the ideal-integer network (:func:`ideal_vmm`) and by the tile (:class:`TiledVmm` on ``run_blocks``,
+    default :func:`golden_blocks`; one ``run_blocks`` call per layer with the whole batch). The config's largest
+    input code must be above 0 (:func:`check_digits_config`). Deterministic for a seed.
 
     Keys: ``float_accuracy``, ``ideal_accuracy``, ``tile_accuracy`` (fractions in 0..1), ``clip_rate`` (clipped /
     conversions, the tile's ADC), ``clipped``, ``conversions``, ``test_samples``, ``blocks_per_layer`` (list),
@@ -502,11 +515,13 @@ def digits_accuracy(config, run_blocks=None, seed=0, hidden=(32,), limit=None, t
     ``labels`` (int64 arrays), ``agreement`` (the fraction of images where tile and ideal-integer predictions agree),
     ``float_mlp`` (:class:`FloatMlp`) and ``quant`` (:class:`QuantMlp`).
     """
-    check_config(config)
+    check_digits_config(config)
     limit = _check_limit(limit)
     hidden = _check_hidden(hidden)
     x_train, x_test, y_train, y_test = load_digits_split(test_fraction, seed)
     if limit is not None:
+        if limit > len(x_test):
+            raise InputError(f"limit must be at most {len(x_test)} (the test images of the split), not {limit}")
         x_test, y_test = x_test[:limit], y_test[:limit]
     mlp = train_mlp(x_train, y_train, hidden=hidden, seed=seed)
     quant = quantise(mlp, config, x_train, percentile=percentile)

@@ -46,8 +46,11 @@ class CimJob(Job):
         return tuple(f"batch{b}" for b in range(-(-len(self.x) // self._max_vectors)))
 
     def batch(self, run):
-        """The vectors of run ``batchN``: a slice of ``x``."""
-        b = int(run.removeprefix("batch"))
+        """The vectors of run ``batchN`` (one of :attr:`runs`): a slice of ``x``."""
+        runs = self.runs
+        if run not in runs:
+            raise InputError(f"run must be one of this job's runs, batch0..batch{len(runs) - 1}, not {run!r}")
+        b = runs.index(run)
         return slice(b * self._max_vectors, min((b + 1) * self._max_vectors, len(self.x)))
 
     def validate(self, config):
