@@ -30,10 +30,12 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/pimgen bench gnn --cold
 	$(BIN)/pimgen bench cim
+	$(BIN)/pimgen bench snn
 
 lint: $(STAMP)
 	$(BIN)/pimgen generate gnn --lanes 8 --format int16 --out build/gnn --lint
 	$(BIN)/pimgen generate cim --out build/cim --lint
+	$(BIN)/pimgen generate snn --out build/snn --lint
 
 clean:
 	rm -rf build .pytest_cache

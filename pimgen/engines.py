@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import InputError, InputTypeError
 from .cim.config import CimConfig
 from .gnn.config import GnnConfig
+from .snn.config import SnnConfig
 
 __all__ = ["EngineSpec", "ENGINES", "register", "engine_for", "engine_named", "COMMON_DESIGN_SOURCES"]
 
@@ -103,6 +104,8 @@ register(EngineSpec("gnn", GnnConfig, "hw.gnn.engine:GnnEngine", "tb.host.gnn:Gn
                     "GNN neighbour aggregation over CSR graphs (sum, mean, max, weighted)"))
 register(EngineSpec("cim", CimConfig, "hw.cim.engine:CimEngine", "tb.host.cim:CimDriver", "pimgen.cim.commands",
                     "compute-in-memory VMM tile: bit-sliced weights, DAC steps, shared ADCs, noise, shift-add"))
+register(EngineSpec("snn", SnnConfig, "hw.snn.engine:SnnEngine", "tb.host.snn:SnnDriver", "pimgen.snn.commands",
+                    "many-core integer LIF processor with per-core asynchronous schedulers (or a global barrier)"))
 
 
 def engine_named(name):

@@ -1,0 +1,119 @@
+"""The input source: replays the host's spike trains into the router, one timestep at a time."""
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from pimgen.snn.config import SnnConfig
+from .codes import PacketKind
+from .emitter import FanoutEmitter, read_port
+from .layouts import routed_layout
+
+__all__ = ["InputSource"]
+
+
+class InputSource(wiring.Component):
+    """Source ``K`` of the SNN engine: in step ``t`` the input neurons ``neurons[ptr[t]:ptr[t + 1]]`` spike and are
+    routed through the input fan-out table; then a token goes to every core that receives from it.
+
+    Interface attributes
+    --------------------
+    in_ptr, in_neurons, fanout_ptr, fanout : Out(read_port)
+        The source's windows.
+    send : Out(stream.Signature(routed_layout))
+    run : In(1), num_steps : In, successors : In(cores), may_start : In(1)
+        As for a core (:class:`~hw.snn.core.NeuronCore`): the engine resets the source when a run starts.
+    step, done_step : Out(signed); finished : Out(1)
+
+    Latency and throughput
+    ----------------------
+    A step takes 2 cycles for the offsets, 1 + the emitter's time per spike, and ``cores`` cycles of tokens.
+    """
+
+    def __init__(self, config):
+        if not isinstance(config, SnnConfig):
+            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+        cfg = self._config = config
+        step = signed(cfg.step_bits)
+        super().__init__({
+            "in_ptr": Out(read_port(range(cfg.max_steps + 1), unsigned(ceil_log2(cfg.max_input_spikes + 1)))),
+            "in_neurons": Out(read_port(range(max(cfg.max_input_spikes, 2)),
+                                        unsigned(max(ceil_log2(cfg.input_neurons), 1)))),
+            "fanout_ptr": Out(read_port(range(cfg.input_neurons + 1), unsigned(ceil_log2(cfg.max_fanout + 1)))),
+            "fanout": Out(read_port(range(max(cfg.max_fanout, 2)), unsigned(cfg.fanout_entry_bits))),
+            "send": Out(stream.Signature(routed_layout(cfg))),
+            "run": In(1),
+            "num_steps": In(range(cfg.max_steps + 1)),
+            "successors": In(cfg.cores),
+            "may_start": In(1),
+            "step": Out(step),
+            "done_step": Out(step, init=-1),
+            "finished": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        step = self.step
+        spike = Signal(range(cfg.max_input_spikes + 1))
+        end = Signal(range(cfg.max_input_spikes + 1))
+        token_dest = Signal(range(cfg.cores + 1))
+        m.submodules.emitter = emitter = FanoutEmitter(cfg, cfg.input_neurons, cfg.cores)
+        wiring.connect(m, wiring.flipped(self.fanout_ptr), emitter.fanout_ptr)
+        wiring.connect(m, wiring.flipped(self.fanout), emitter.fanout)
+        m.d.comb += [emitter.step.eq(step.as_unsigned()), emitter.neuron.eq(self.in_neurons.data),
+                     self.send.payload.eq(emitter.send.payload), self.send.valid.eq(emitter.send.valid),
+                     emitter.send.ready.eq(self.send.ready)]
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(self.run):
+                    m.next = "WAIT"
+            with m.State("WAIT"):
+                with m.If(step == self.num_steps):
+                    m.next = "FINISHED"
+                with m.Elif(self.may_start):
+                    m.d.comb += [self.in_ptr.addr.eq(step.as_unsigned()), self.in_ptr.en.eq(1)]
+                    m.next = "FIRST"
+            with m.State("FIRST"):
+                m.d.comb += [self.in_ptr.addr.eq(step.as_unsigned() + 1), self.in_ptr.en.eq(1)]
+                m.d.sync += spike.eq(self.in_ptr.data)
+                m.next = "LAST"
+            with m.State("LAST"):
+                m.d.sync += end.eq(self.in_ptr.data)
+                m.next = "NEXT"
+            with m.State("NEXT"):                                   # read the next spiking neuron
+                with m.If(spike == end):
+                    m.d.sync += token_dest.eq(0)
+                    m.next = "TOKENS"
+                with m.Else():
+                    m.d.comb += [self.in_neurons.addr.eq(spike), self.in_neurons.en.eq(1)]
+                    m.next = "START"
+            with m.State("START"):
+                m.d.comb += emitter.start.eq(1)
+                m.d.sync += spike.eq(spike + 1)
+                m.next = "EMIT"
+            with m.State("EMIT"):
+                with m.If(~emitter.busy):
+                    m.next = "NEXT"
+            with m.State("TOKENS"):
+                with m.If(token_dest == cfg.cores):
+                    m.next = "DONE"
+                with m.Else():
+                    wanted = self.successors.bit_select(token_dest, 1)
+                    m.d.comb += [
+                        self.send.valid.eq(wanted),
+                        self.send.payload.dest.eq(token_dest),
+                        self.send.payload.packet.kind.eq(PacketKind.TOKEN),
+                        self.send.payload.packet.source.eq(cfg.cores),
+                        self.send.payload.packet.axon.eq(0),
+                        self.send.payload.packet.tag.eq(step.as_unsigned()),
+                    ]
+                    with m.If(~wanted | self.send.ready):
+                        m.d.sync += token_dest.eq(token_dest + 1)
+            with m.State("DONE"):
+                m.d.sync += [self.done_step.eq(step), step.eq(step + 1)]
+                m.next = "WAIT"
+            with m.State("FINISHED"):
+                m.d.comb += self.finished.eq(1)
+        return m
