@@ -30,13 +30,6 @@ class SnnResult:
     steps: int
     delivered: np.ndarray = None
 
-    def raster(self, core, neurons):
-        """Boolean ``[steps, neurons]`` raster of one core."""
-        r = np.zeros((self.steps, neurons), dtype=bool)
-        s = self.spikes[core]
-        r[s[:, 0], s[:, 1]] = True
-        return r
-
 
 def lif_step(config, v, current, bias, threshold, leak, reset):
     """One step of the integer LIF (docs/snn.md) on int64 arrays; returns ``(new_v, spiked)``."""

@@ -313,7 +313,16 @@ BAD_GRAPHS = [
     ("metadata reset", {"x": X3, "n": _lif(3, metadata={"reset": "hard"})}, [("x", "n")],
      "'n': metadata reset must be one of zero, subtract, not 'hard'"),
     ("bias beyond potentials", {"x": X3, "f": _fc(2, 3, 1e-6), "n": _lif(2, v_leak=np.full(2, 8.0))},
-     [("x", "f"), ("f", "n")], r"'n': bias \d+ is beyond the potential range -32768..32767"),
+     [("x", "f"), ("f", "n")], r"'n': bias 65532 \(neuron 0\) is beyond the potential range -32768..32767 "
+                               r"\(potential_bits = 16\); raise potential_bits to 31$"),
+    ("overflowing weight / threshold", {"x": X3, "f": _fc(2, 3, 1e300), "n": _if(2, v_threshold=np.full(2, 1e-300))},
+     [("x", "f"), ("f", "n")], r"^NIR node 'f': weight divided by the v_threshold of 'n' overflows \(inf\)"),
+    ("overflowing w_in", {"x": X3, "n": nir.CubaLIF(tau_mem=np.full(3, 2.0), tau_syn=np.ones(3), r=np.full(3, 1e200),
+                                                    w_in=np.full(3, 1e200), v_leak=np.zeros(3),
+                                                    v_threshold=np.ones(3), v_reset=np.zeros(3))},
+     [("x", "n")], r"^NIR node 'n': r \* w_in overflows \(inf\)"),
+    ("not finite", {"x": X3, "n": _lif(3, v_leak=np.array([0.0, np.nan, 0.0]))}, [("x", "n")],
+     r"^NIR node 'n': v_leak must be finite$"),
 ]
 
 
@@ -321,6 +330,50 @@ BAD_GRAPHS = [
 def test_bad_graphs(nodes, edges, match):
     with pytest.raises(InputError, match=match):
         network_from_nir(_raw(dict(nodes), list(edges)), CONFIG)
+
+
+def _bias_graph(v_leak):
+    """A LIF of tau 4 behind a Linear of ones: gain 1/4, so the scale is 127 / 0.25 = 508 (the weights set it) and
+    the bias code is rint(v_leak / 4 * 508)."""
+    return _raw({"x": X3, "f": _fc(2, 3, 1.0), "n": _lif(2, v_leak=np.full(2, v_leak))}, [("x", "f"), ("f", "n")])
+
+
+def test_bias_overflow_names_the_bits_that_hold_it():
+    """315 / 4 * 508 = 40005 needs 17 potential bits; with 17 the same graph imports and the bias is that code."""
+    with pytest.raises(InputError, match=r"^NIR node 'n': bias 40005 \(neuron 0\) is beyond the potential range "
+                                         r"-32768..32767 \(potential_bits = 16\); raise potential_bits to 17$"):
+        network_from_nir(_bias_graph(315.0), CONFIG)
+    net, _ = network_from_nir(_bias_graph(315.0), SnnConfig(potential_bits=17))
+    assert net.populations[0].bias.tolist() == [40005, 40005]
+
+
+def test_huge_bias_is_reported_briefly():
+    """A bias of 1e300: one short line in floating point, not a 300-digit integer, and no bit count to raise to."""
+    with pytest.raises(InputError) as info:
+        network_from_nir(_bias_graph(1e300), CONFIG)
+    message = str(info.value)
+    assert len(message) < 250, message
+    assert message == ("NIR node 'n': bias 1.27e+302 (neuron 0) is beyond the potential range -32768..32767 "
+                       "(potential_bits = 16); no potential_bits up to 32 holds it: lower the bias (v_leak, the "
+                       "Affine bias) relative to the weights")
+
+
+def test_bias_beyond_the_threshold_with_tiny_weights():
+    """Weights of 1e-6 / 4 and a bias of twice the threshold: at 16 bits the potential range sets the scale (32766)
+    and the bias code 65532 is beyond it; the scale the weights allow is 127 / 2.5e-7 = 5.08e8, so the bias needs
+    rint(2 * 5.08e8) = 1016000000, 31 bits: with 31 the graph imports."""
+    graph = _raw({"x": X3, "f": _fc(2, 3, 1e-6), "n": _lif(2, v_leak=np.full(2, 8.0))}, [("x", "f"), ("f", "n")])
+    with pytest.raises(InputError, match="raise potential_bits to 31$"):
+        network_from_nir(graph, SnnConfig(potential_bits=30))
+    net, _ = network_from_nir(graph, SnnConfig(potential_bits=31))
+    assert net.populations[0].bias.tolist() == [1016000000] * 2
+
+
+def test_overflowing_gain():
+    """IF: the gain is dt * r; 10 * 1e308 overflows float64."""
+    graph = _raw({"x": X3, "n": _if(3, r=np.full(3, 1e308))}, [("x", "n")])
+    with pytest.raises(InputError, match=r"^NIR node 'n': r \(times dt\) overflows \(inf\)"):
+        network_from_nir(graph, CONFIG, dt=10.0)
 
 
 def test_subtract_reset_ignores_v_reset():
@@ -334,6 +387,13 @@ def test_subtract_reset_ignores_v_reset():
      r"projection 'x' -> 'n': with quantise=False the weights \(times dt / tau \* r\) must be integers"),
     ({"x": X3, "f": _fc(2, 3, 200.0), "n": _if(2)}, [("x", "f"), ("f", "n")],
      r"projection 'x' -> 'n': weight 200 is beyond the 8-bit range -128..127"),
+    ({"x": X3, "f": _fc(2, 3, -1e30), "n": _if(2)}, [("x", "f"), ("f", "n")],
+     r"projection 'x' -> 'n': weight -1e\+30 is beyond the 8-bit range -128..127"),
+    ({"x": X3, "n": _lif(3, r=np.ones(3), tau=np.ones(3), v_leak=np.full(3, 1e30))}, [("x", "n")],
+     r"'n': bias 1e\+30 \(neuron 0\) is beyond the potential range -32768..32767 \(potential_bits = 16\); no "
+     r"potential_bits up to 32 holds it: lower the bias \(v_leak, the Affine bias\)$"),
+    ({"x": X3, "n": _if(3, v_threshold=np.full(3, 1e20))}, [("x", "n")],
+     r"'n': threshold 1e\+20 is beyond 1..32767"),
     ({"x": X3, "n": _if(3, v_threshold=np.array([1.0, 2.0, 1.0]))}, [("x", "n")],
      r"'n': with quantise=False its neurons must share one threshold, not 2..3"),
     ({"x": X3, "n": _lif(3, tau=np.full(3, 6.0))}, [("x", "n")],

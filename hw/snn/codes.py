@@ -19,6 +19,9 @@ class SnnReset(enum.Enum, shape=1):
 
 
 class PacketKind(enum.Enum, shape=1):
+    """``kind`` of a router packet (docs/snn.md): ``SPIKE`` carries one spike for ``axon`` of the destination core,
+    to be integrated in step ``tag``; ``TOKEN`` says its source has sent every spike of its step ``tag`` (and of all
+    earlier steps) to that core."""
     SPIKE = 0
     TOKEN = 1
 

@@ -1,7 +1,9 @@
 """A neuron core: receives spike packets into step slots, and when its scheduler lets it, runs one timestep of its
 integer LIF neurons and sends their spikes."""
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
+import numbers
+
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -10,8 +12,9 @@ from amaranth.utils import ceil_log2
 from pimgen.snn.config import SnnConfig
 from ..common.fixed import fit_signed
 from .codes import PacketKind, SnnReset
-from .emitter import FanoutEmitter, read_port, write_port
-from .layouts import packet_layout, routed_layout
+from .emitter import FanoutEmitter
+from .layouts import fanout_entry_layout, packet_layout, routed_layout, spike_record_layout
+from .util import pick, read_port, write_port
 
 __all__ = ["NeuronCore"]
 
@@ -35,20 +38,22 @@ class NeuronCore(wiring.Component):
     ----------
     config : SnnConfig
     index : int
+        The core's number, ``0..cores - 1``: its source number in the packets it sends.
 
     Interface attributes
     --------------------
     receive : In(stream.Signature(packet_layout)); send : Out(stream.Signature(routed_layout))
         To and from the router.
     weights, bias, fanout_ptr, fanout : Out(read_port)
-        The core's windows.
+        The core's windows (``fanout`` words in :func:`~hw.snn.layouts.fanout_entry_layout`).
     record : Out(write_port)
-        The spike record window; a word is ``neuron | step << neuron_bits``.
+        The spike record window, a :func:`~hw.snn.layouts.spike_record_layout` word per spike.
     run : In(1)
         High while a run is on. The engine resets the core (a ``ResetInserter``) when a run starts or is aborted;
         the run then begins by zeroing the potentials (``groups`` cycles).
     num_steps, threshold, leak, reset_mode, successors : In
-        Run parameters; ``successors`` has bit ``s`` set when core ``s`` receives from this one.
+        Run parameters (``num_steps`` held by the engine for the whole run); ``successors`` has bit ``s`` set when
+        core ``s`` receives from this one.
     may_start : In(1)
         The scheduler's permission to start ``step``.
     step : Out(signed), done_step : Out(signed), token_from : Out(array of signed)
@@ -58,16 +63,36 @@ class NeuronCore(wiring.Component):
     synaptic_ops : Out, spiked : Out(1), received : Out(1), overflow : Out(1)
         Counter increments (lanes per weight word added, a recorded spike, a spike packet taken) and a sticky
         "more than max_spikes spikes" flag.
+
+    Latency and throughput
+    ----------------------
+    After the reset cycle, ``INIT`` zeroes the potentials (``groups`` cycles); the core then waits for its scheduler.
+    A step takes, with no back pressure, ``groups + spikes_in * (1 + groups) + 1 + groups + sum over spiking neurons
+    of (4 + fan-out) + 1 + cores + 3`` cycles (``pimgen.snn.perf.step_work``): one in ``WAIT`` sampling
+    ``may_start``, the passes above (each input spike a ``FETCH`` and ``groups`` cycles of ``INTEGRATE``, one more
+    ``FETCH`` that finds the list done; each spiking neuron a ``FIRE`` and the emitter's ``3 + fan-out``, one more
+    ``FIRE`` that finds none left), ``cores + 1`` cycles of ``TOKENS`` and ``DONE``. The receive side takes a packet
+    every cycle.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not an :class:`SnnConfig` or ``index`` not an integer.
+    ValueError
+        ``index`` is not a core of ``config``.
     """
 
     def __init__(self, config, index):
         if not isinstance(config, SnnConfig):
-            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+            raise TypeError(f"Config must be an SnnConfig, not {type(config).__name__}")
+        if isinstance(index, bool) or not isinstance(index, numbers.Integral):
+            raise TypeError(f"Index must be an integer, not {type(index).__name__}")
+        if not 0 <= index < config.cores:
+            raise ValueError(f"Index must be a core number in 0..{config.cores - 1}, not {index}")
         cfg = config
         self._config = config
-        self._index = index
+        self._index = int(index)
         step = signed(cfg.step_bits)
-        neuron_bits = max(ceil_log2(cfg.neurons), 1)
         super().__init__({
             "receive": In(stream.Signature(packet_layout(cfg))),
             "send": Out(stream.Signature(routed_layout(cfg))),
@@ -76,8 +101,8 @@ class NeuronCore(wiring.Component):
             "bias": Out(read_port(range(max(cfg.groups, 2)), data.ArrayLayout(signed(cfg.potential_bits),
                                                                                cfg.lanes))),
             "fanout_ptr": Out(read_port(range(cfg.neurons + 1), unsigned(ceil_log2(cfg.max_fanout + 1)))),
-            "fanout": Out(read_port(range(max(cfg.max_fanout, 2)), unsigned(cfg.fanout_entry_bits))),
-            "record": Out(write_port(range(max(cfg.max_spikes, 2)), unsigned(cfg.step_bits + neuron_bits))),
+            "fanout": Out(read_port(range(max(cfg.max_fanout, 2)), fanout_entry_layout(cfg))),
+            "record": Out(write_port(range(max(cfg.max_spikes, 2)), spike_record_layout(cfg))),
             "run": In(1),
             "num_steps": In(range(cfg.max_steps + 1)),
             "threshold": In(unsigned(cfg.potential_bits - 1)),
@@ -96,14 +121,21 @@ class NeuronCore(wiring.Component):
             "overflow": Out(1),
         })
 
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def index(self):
+        return self._index
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         G, L, A = cfg.groups, cfg.lanes, cfg.axons
         V = cfg.potential_bits
-        slots = 1 << ceil_log2(cfg.step_slots)
+        slots = cfg.slots
         slot_bits = ceil_log2(slots)
-        neuron_bits = max(ceil_log2(cfg.neurons), 1)
 
         # Receive: spikes into their step's slot list, tokens into token_from.
         m.submodules.slot_mem = slot_mem = Memory(shape=unsigned(max(ceil_log2(A), 1)), depth=slots * A, init=[])
@@ -119,7 +151,7 @@ class NeuronCore(wiring.Component):
             self.received.eq(arrived),
             slot_write.en.eq(arrived),
             slot_write.data.eq(packet.axon),
-            slot_write.addr.eq(slot * A + _pick(counts, slot)),
+            slot_write.addr.eq(slot * A + pick(counts, slot)),
         ]
         for s in range(slots):
             with m.If(arrived & (slot == s)):
@@ -143,7 +175,7 @@ class NeuronCore(wiring.Component):
         m.d.sync += [op_leak.eq(0), op_add.eq(0)]
         acc_layout = data.ArrayLayout(signed(cfg.acc_bits), L)
         current = Signal(acc_layout)
-        m.d.comb += current.eq(_pick(acc, g_d))
+        m.d.comb += current.eq(pick(acc, g_d))
         for lane in range(L):
             v = v_read.data[lane]
             leaked = v - (v >> self.leak) + self.bias.data[lane]
@@ -182,10 +214,10 @@ class NeuronCore(wiring.Component):
                     m.next = "WAIT"
             with m.State("WAIT"):
                 m.d.comb += self.waiting.eq(1)
-                with m.If(step == self.num_steps):
+                with m.If(step >= self.num_steps):
                     m.next = "FINISHED"
                 with m.Elif(self.may_start):
-                    m.d.sync += [group.eq(0), count.eq(_pick(counts, step_slot))]
+                    m.d.sync += [group.eq(0), count.eq(pick(counts, step_slot))]
                     m.next = "LEAK"
             with m.State("LEAK"):
                 m.d.comb += [v_read.addr.eq(group), v_read.en.eq(1), self.bias.addr.eq(group), self.bias.en.eq(1)]
@@ -208,7 +240,7 @@ class NeuronCore(wiring.Component):
                     m.d.sync += index.eq(index + 1)
                     m.next = "FETCH"
             with m.State("UPDATE"):
-                m.d.comb += now.eq(_pick(acc, group))
+                m.d.comb += now.eq(pick(acc, group))
                 new_v = Signal(data.ArrayLayout(signed(V), L))
                 fired = Signal(L)
                 for lane in range(L):
@@ -235,8 +267,8 @@ class NeuronCore(wiring.Component):
                         m.d.sync += self.overflow.eq(1)
                     with m.Else():
                         m.d.comb += [self.record.addr.eq(recorded), self.record.en.eq(1),
-                                     self.record.data.eq(Cat(first_spike.as_unsigned()[:neuron_bits],
-                                                             step.as_unsigned()))]
+                                     self.record.data.neuron.eq(first_spike),
+                                     self.record.data.step.eq(step.as_unsigned())]
                         m.d.sync += recorded.eq(recorded + 1)
                     m.next = "EMIT"
             with m.State("EMIT"):
@@ -267,10 +299,3 @@ class NeuronCore(wiring.Component):
                 m.d.comb += [self.finished.eq(1), self.waiting.eq(1)]
         return m
 
-
-def _pick(values, index):
-    """``values[index]`` as a multiplexer chain (``values[0]`` for an index out of range)."""
-    out = values[0]
-    for n, value in enumerate(values[1:], start=1):
-        out = Mux(index == n, value, out)
-    return out

@@ -1,5 +1,7 @@
 """Sends one spiking neuron's packets: the fan-out walk shared by the cores and the input source."""
 
+import numbers
+
 from amaranth.hdl import Module, Signal, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
@@ -7,29 +9,10 @@ from amaranth.utils import ceil_log2
 
 from pimgen.snn.config import SnnConfig
 from .codes import PacketKind
-from .layouts import FANOUT_DELAY_BITS, routed_layout
+from .layouts import fanout_entry_layout, routed_layout
+from .util import read_port
 
-__all__ = ["FanoutEmitter", "read_port", "write_port", "decode_fanout"]
-
-
-def read_port(addr_shape, data_shape):
-    """Signature of a synchronous memory read port, seen from the reader: ``data`` shows the word at ``addr`` one
-    cycle after a cycle with ``en``, and holds while ``en`` is low."""
-    return wiring.Signature({"addr": Out(addr_shape), "en": Out(1), "data": In(data_shape)})
-
-
-def write_port(addr_shape, data_shape):
-    """Signature of a memory write port, seen from the writer."""
-    return wiring.Signature({"addr": Out(addr_shape), "en": Out(1), "data": Out(data_shape)})
-
-
-def decode_fanout(config, entry):
-    """``(core, axon, delay)`` of a packed fan-out entry (see ``hw.snn.layouts.fanout_layout``)."""
-    axon_bits = max(ceil_log2(config.axons), 1)
-    delay = entry[:FANOUT_DELAY_BITS]
-    axon = entry[FANOUT_DELAY_BITS:FANOUT_DELAY_BITS + axon_bits]
-    core = entry[FANOUT_DELAY_BITS + axon_bits:]
-    return core, axon, delay
+__all__ = ["FanoutEmitter"]
 
 
 class FanoutEmitter(wiring.Component):
@@ -57,15 +40,37 @@ class FanoutEmitter(wiring.Component):
 
     Latency and throughput
     ----------------------
-    3 cycles to the first packet (two offset reads and the first entry), then one packet per cycle; ``2 + entries``
-    cycles per neuron with no back pressure, 3 for a neuron without fan-out.
+    The cycle ``start`` is high reads the neuron's first offset, the next cycle its last, the one after that the
+    first entry (``busy`` high from the second cycle): the first packet is valid 3 cycles after the start, then one
+    packet per cycle while ``send.ready`` is high. With no back pressure
+    ``busy`` is high for ``2 + entries`` cycles (2 for a neuron without fan-out) and low again ``3 + entries`` cycles
+    after the start. An owner that starts a neuron and waits for ``busy`` to fall (the cores and the input source)
+    sees it low in that cycle, and can start the next neuron one cycle later: ``4 + entries`` cycles a neuron
+    (``pimgen.snn.perf``).
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not an :class:`SnnConfig`, ``neurons`` or ``source`` not an integer.
+    ValueError
+        ``neurons`` or ``source`` out of range.
     """
 
     def __init__(self, config, neurons, source):
         if not isinstance(config, SnnConfig):
-            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+            raise TypeError(f"Config must be an SnnConfig, not {type(config).__name__}")
+        for name, value in (("Neurons", neurons), ("Source", source)):
+            if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+                raise TypeError(f"{name} must be an integer, not {type(value).__name__}")
+        if not 1 <= neurons <= max(config.neurons, config.input_neurons):
+            raise ValueError(f"Neurons must be an integer in 1..{max(config.neurons, config.input_neurons)} (a "
+                             f"core's or the input source's), not {neurons}")
+        if not 0 <= source <= config.cores:
+            raise ValueError(f"Source must be an integer in 0..{config.cores} (a core, or {config.cores} for the "
+                             f"input source), not {source}")
         self._config = config
-        self._source = source
+        self._neurons = int(neurons)
+        self._source = int(source)
         ptr_shape = unsigned(ceil_log2(config.max_fanout + 1))
         super().__init__({
             "start": In(1),
@@ -73,9 +78,21 @@ class FanoutEmitter(wiring.Component):
             "step": In(unsigned(config.step_bits)),
             "busy": Out(1),
             "fanout_ptr": Out(read_port(range(neurons + 1), ptr_shape)),
-            "fanout": Out(read_port(range(max(config.max_fanout, 2)), unsigned(config.fanout_entry_bits))),
+            "fanout": Out(read_port(range(max(config.max_fanout, 2)), fanout_entry_layout(config))),
             "send": Out(stream.Signature(routed_layout(config))),
         })
+
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def neurons(self):
+        return self._neurons
+
+    @property
+    def source(self):
+        return self._source
 
     def elaborate(self, platform):
         m = Module()
@@ -84,13 +101,13 @@ class FanoutEmitter(wiring.Component):
         step = Signal.like(self.step)
         entry = Signal(range(cfg.max_fanout + 1))
         end = Signal(range(cfg.max_fanout + 1))
-        core, axon, delay = decode_fanout(cfg, self.fanout.data)
+        fields = self.fanout.data
         m.d.comb += [
-            self.send.payload.dest.eq(core),
+            self.send.payload.dest.eq(fields.core),
             self.send.payload.packet.kind.eq(PacketKind.SPIKE),
             self.send.payload.packet.source.eq(self._source),
-            self.send.payload.packet.axon.eq(axon),
-            self.send.payload.packet.tag.eq(step + delay),
+            self.send.payload.packet.axon.eq(fields.axon),
+            self.send.payload.packet.tag.eq(step + fields.delay),
         ]
         with m.FSM():
             with m.State("IDLE"):

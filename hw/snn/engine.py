@@ -51,11 +51,26 @@ class SnnEngine(EngineComponent):
     CNT_BUSY[k], CNT_IDLE[k], CNT_SYNOPS[k], CNT_SPIKES[k], CNT_RECEIVED[k]
         Per core: cycles working, cycles waiting for the scheduler (or finished) during the run, synaptic operations
         (weights added), spikes fired, spike packets received.
+
+    Latency and throughput
+    ----------------------
+    A start with a good ``NUM_STEPS`` latches it for the run (a later write changes the next run only) and resets
+    the cores, the input source and the router; ``STATUS.busy`` rises in the next cycle, the first one
+    ``CNT_CYCLES`` counts. In that cycle every core and the source sit in their reset state; the cores then zero
+    their potentials (``groups`` cycles) and wait for their schedulers, the source waits from the cycle after. Each
+    core's step takes ``pimgen.snn.perf.step_work`` cycles, the source's ``pimgen.snn.perf.source_work`` (both from
+    the state machines, with no back pressure), and a token reaches the core it is for
+    ``pimgen.snn.perf.ROUTER_LATENCY`` cycles after it was sent and counts in the cycle after that. After its last
+    step a core or the source spends one cycle in ``WAIT`` and is finished in the next; the run ends (``done``) in
+    the first cycle where all are finished and the router is empty, the last cycle ``CNT_CYCLES`` counts.
+    :func:`pimgen.snn.perf.lower_bound` adds these up along the dependencies. The router moves one packet per core
+    per cycle; a core takes one per cycle, a core and the source send at most one per cycle (every other cycle
+    through router FIFOs of depth 2: :class:`~hw.snn.router.Router`).
     """
 
     def __init__(self, config):
         if not isinstance(config, SnnConfig):
-            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+            raise TypeError(f"Config must be an SnnConfig, not {type(config).__name__}")
         cfg = config
         K = cfg.cores
         registers = [
@@ -100,15 +115,22 @@ class SnnEngine(EngineComponent):
         K, S = cfg.cores, cfg.sources
         csr, win = self.csr, self.windows
 
-        num_steps = self.csr.value("NUM_STEPS", "value")
-        bad = (num_steps == 0) | (num_steps > cfg.max_steps)
+        requested = self.csr.value("NUM_STEPS", "value")
+        bad = (requested == 0) | (requested > cfg.max_steps)
         launch = Signal()
         failed = Signal()
         m.d.comb += launch.eq(self.start & ~bad)
         m.d.sync += failed.eq(self.start & bad)
         restart = launch | self.soft_reset
+        # The run's length, latched at the start: a write of NUM_STEPS during a run leaves it alone.
+        num_steps = Signal(range(cfg.max_steps + 1))
+        with m.If(launch):
+            m.d.sync += num_steps.eq(requested)
 
-        m.submodules.router = router = Router(cfg)
+        # Everything that holds run state restarts with a run and on an abort: packets still in the router from an
+        # aborted run are dropped, never delivered into the next one.
+        router = Router(cfg)
+        m.submodules.router = ResetInserter(restart)(router)
         cores = []
         for k in range(K):
             core = NeuronCore(cfg, k)

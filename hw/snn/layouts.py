@@ -1,17 +1,16 @@
 """Element layouts of the SNN engine's windows and its packet format (the data both the engine and the driver use)."""
 
-from amaranth.hdl import unsigned
+from amaranth.hdl import Shape, unsigned
 from amaranth.lib import data
 from amaranth.utils import ceil_log2
 
 from pimgen.layout import WindowLayout
+from pimgen.snn.config import FANOUT_DELAY_BITS
 from .codes import PacketKind
 
-__all__ = ["weight_layout", "bias_layout", "fanout_ptr_layout", "fanout_layout", "spike_layout", "in_ptr_layout",
-           "in_neuron_layout", "in_fanout_ptr_layout", "packet_layout", "routed_layout", "FANOUT_DELAY_BITS"]
-
-#: Bits of the delay field of a fan-out entry (delays 0..7).
-FANOUT_DELAY_BITS = 3
+__all__ = ["weight_layout", "bias_layout", "fanout_ptr_layout", "fanout_layout", "fanout_entry_layout",
+           "spike_layout", "spike_record_layout", "in_ptr_layout", "in_neuron_layout", "in_fanout_ptr_layout",
+           "packet_layout", "routed_layout", "FANOUT_DELAY_BITS"]
 
 
 def _bits(n):
@@ -35,15 +34,27 @@ def fanout_ptr_layout(config, neurons):
     return WindowLayout([("index", neurons + 1)], element_bits=ceil_log2(config.max_fanout + 1), signed=False)
 
 
+def fanout_entry_layout(config):
+    """One fan-out entry as the hardware reads it: the fields of ``config.fanout_fields`` (delay, axon, destination
+    core, least significant first), the packing the host writes with ``pimgen.snn.program.encode_fanout``."""
+    return data.StructLayout({name: unsigned(bits) for name, bits in config.fanout_fields})
+
+
 def fanout_layout(config):
-    """Fan-out entries ``(core, axon, delay)`` packed into one element: ``delay | axon << 3 | core << (3 + axon
-    bits)``."""
-    return WindowLayout([("entry", config.max_fanout)], element_bits=config.fanout_entry_bits, signed=False)
+    """Fan-out entries ``(core, axon, delay)``, one :func:`fanout_entry_layout` word per element."""
+    return WindowLayout([("entry", config.max_fanout)], element_bits=Shape.cast(fanout_entry_layout(config)).width,
+                        signed=False)
+
+
+def spike_record_layout(config):
+    """One spike-record word as a core writes it: the fields of ``config.spike_fields`` (neuron, then step), which
+    the host reads with ``pimgen.snn.program.decode_spikes``."""
+    return data.StructLayout({name: unsigned(bits) for name, bits in config.spike_fields})
 
 
 def spike_layout(config):
-    """The spike record of one core: ``neuron | step << neuron bits``, in the order the core fired."""
-    return WindowLayout([("spike", config.max_spikes)], element_bits=config.step_bits + _bits(config.neurons),
+    """The spike record of one core: a :func:`spike_record_layout` word per spike, in the order the core fired."""
+    return WindowLayout([("spike", config.max_spikes)], element_bits=Shape.cast(spike_record_layout(config)).width,
                         signed=False)
 
 
@@ -59,6 +70,7 @@ def in_neuron_layout(config):
 
 
 def in_fanout_ptr_layout(config):
+    """The input source's ``ptr[neuron]`` (``input_neurons + 1`` offsets into its fan-out table ``in_fanout``)."""
     return fanout_ptr_layout(config, config.input_neurons)
 
 

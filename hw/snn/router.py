@@ -1,11 +1,12 @@
 """The spike router: a FIFO per source and per destination, and a crossbar between them."""
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Shape, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from pimgen.snn.config import SnnConfig
 from .layouts import packet_layout, routed_layout
+from .util import any_of, pick
 
 __all__ = ["Router"]
 
@@ -14,9 +15,11 @@ class Router(wiring.Component):
     """Moves packets from ``sources`` senders to ``cores`` receivers, in order per (sender, receiver) pair.
 
     Every sender writes into its own FIFO of ``fifo_depth`` packets; every receiver reads from its own FIFO of the
-    same depth. Each cycle, each receiver's crossbar port takes the head packet of one sender whose head is addressed
-    to it (round robin from the sender after the last one served) if its FIFO has room. A full receiver FIFO stalls
-    the senders addressing it (their FIFOs fill and push back on them); nothing is dropped or duplicated.
+    same depth (``amaranth.lib.fifo.SyncFIFOBuffered``, joined through its ``w_stream`` and ``r_stream``). Each
+    cycle, each receiver's crossbar port takes the head packet of one sender whose head is addressed to it (round
+    robin from the sender after the last one served) if its FIFO has room. A full receiver FIFO stalls the senders
+    addressing it (their FIFOs fill and push back on them); nothing is dropped or duplicated. A reset (the engine's
+    ``ResetInserter`` on start and soft reset) empties every FIFO.
 
     Parameters
     ----------
@@ -35,13 +38,22 @@ class Router(wiring.Component):
 
     Latency and throughput
     ----------------------
-    A packet into an empty router reaches its receiver's output 3 cycles later (sender FIFO, crossbar, receiver
-    FIFO). One packet per receiver per cycle, and one per sender per cycle.
+    A packet taken from a sender (``valid & ready``) in cycle ``c`` into an empty router is valid at its receiver in
+    cycle ``c + 4`` (``pimgen.snn.perf.ROUTER_LATENCY``): two cycles through the sender FIFO (its memory, then its
+    output register), the crossbar, and the receiver FIFO's output register. One packet per receiver per cycle, and
+    one per sender per cycle with ``fifo_depth >= 3``; a FIFO of depth 2 (a one-entry memory and the output
+    register) takes a packet every other cycle, so with ``fifo_depth = 2`` a sender sending without pause is held up
+    every other cycle.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not an :class:`SnnConfig`.
     """
 
     def __init__(self, config):
         if not isinstance(config, SnnConfig):
-            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+            raise TypeError(f"Config must be an SnnConfig, not {type(config).__name__}")
         self._config = config
         super().__init__({
             "send": In(stream.Signature(routed_layout(config))).array(config.sources),
@@ -50,24 +62,28 @@ class Router(wiring.Component):
             "empty": Out(1),
         })
 
+    @property
+    def config(self):
+        return self._config
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         S, K = cfg.sources, cfg.cores
         outbound = []
         for s in range(S):
-            q = fifo.SyncFIFOBuffered(width=routed_layout(cfg).size, depth=cfg.fifo_depth)
+            q = fifo.SyncFIFOBuffered(width=Shape.cast(routed_layout(cfg)).width, depth=cfg.fifo_depth)
             m.submodules[f"out{s}"] = q
-            m.d.comb += [q.w_data.eq(self.send[s].payload), q.w_en.eq(self.send[s].valid),
-                         self.send[s].ready.eq(q.w_rdy)]
+            m.d.comb += [q.w_stream.payload.eq(self.send[s].payload), q.w_stream.valid.eq(self.send[s].valid),
+                         self.send[s].ready.eq(q.w_stream.ready)]
             outbound.append(q)
-        heads = [routed_layout(cfg)(q.r_data) for q in outbound]
+        heads = [routed_layout(cfg)(q.r_stream.payload) for q in outbound]
         inbound = []
         for k in range(K):
-            q = fifo.SyncFIFOBuffered(width=packet_layout(cfg).size, depth=cfg.fifo_depth)
+            q = fifo.SyncFIFOBuffered(width=Shape.cast(packet_layout(cfg)).width, depth=cfg.fifo_depth)
             m.submodules[f"in{k}"] = q
-            m.d.comb += [self.receive[k].payload.eq(q.r_data), self.receive[k].valid.eq(q.r_rdy),
-                         q.r_en.eq(self.receive[k].ready)]
+            m.d.comb += [self.receive[k].payload.eq(q.r_stream.payload), self.receive[k].valid.eq(q.r_stream.valid),
+                         q.r_stream.ready.eq(self.receive[k].ready)]
             inbound.append(q)
 
         # Crossbar: per receiver, a round-robin choice among the senders whose head is addressed to it.
@@ -76,7 +92,7 @@ class Router(wiring.Component):
         for k in range(K):
             wants = [Signal(name=f"want_{s}_{k}") for s in range(S)]
             for s in range(S):
-                m.d.comb += wants[s].eq(outbound[s].r_rdy & (heads[s].dest == k))
+                m.d.comb += wants[s].eq(outbound[s].r_stream.valid & (heads[s].dest == k))
             last = Signal(range(S), name=f"last{k}")
             chosen = Signal(range(S), name=f"chosen{k}")
             found = Signal(name=f"found{k}")
@@ -84,11 +100,11 @@ class Router(wiring.Component):
             for step in reversed(range(1, S + 1)):
                 s = Signal(range(S), name=f"cand_{k}_{step}")
                 m.d.comb += s.eq(Mux(last + step >= S, last + step - S, last + step))
-                with m.If(_pick(wants, s)):
+                with m.If(pick(wants, s)):
                     m.d.comb += [chosen.eq(s), found.eq(1)]
-            go = found & inbound[k].w_rdy
-            m.d.comb += [inbound[k].w_en.eq(go), inbound[k].w_data.eq(_pick([h.packet.as_value() for h in heads],
-                                                                             chosen))]
+            go = found & inbound[k].w_stream.ready
+            m.d.comb += [inbound[k].w_stream.valid.eq(found),
+                         inbound[k].w_stream.payload.eq(pick([h.packet.as_value() for h in heads], chosen))]
             with m.If(go):
                 m.d.sync += last.eq(chosen)
             for s in range(S):
@@ -96,24 +112,7 @@ class Router(wiring.Component):
                     m.d.comb += taken[s].eq(1)
             moved.append(go)
         for s in range(S):
-            m.d.comb += outbound[s].r_en.eq(taken[s])
+            m.d.comb += outbound[s].r_stream.ready.eq(taken[s])
         m.d.comb += self.moved.eq(sum(moved))
-        busy = [q.level != 0 for q in outbound + inbound]
-        m.d.comb += self.empty.eq(~_any(busy))
+        m.d.comb += self.empty.eq(~any_of([q.level != 0 for q in outbound + inbound]))
         return m
-
-
-def _any(values):
-    out = values[0]
-    for value in values[1:]:
-        out = out | value
-    return out
-
-
-def _pick(values, index):
-    """``values[index]`` as a multiplexer chain."""
-    out = values[0]
-    for n, value in enumerate(values[1:], start=1):
-        out = Mux(index == n, value, out)
-    return out
-

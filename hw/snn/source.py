@@ -7,8 +7,9 @@ from amaranth.utils import ceil_log2
 
 from pimgen.snn.config import SnnConfig
 from .codes import PacketKind
-from .emitter import FanoutEmitter, read_port
-from .layouts import routed_layout
+from .emitter import FanoutEmitter
+from .layouts import fanout_entry_layout, routed_layout
+from .util import read_port
 
 __all__ = ["InputSource"]
 
@@ -17,23 +18,40 @@ class InputSource(wiring.Component):
     """Source ``K`` of the SNN engine: in step ``t`` the input neurons ``neurons[ptr[t]:ptr[t + 1]]`` spike and are
     routed through the input fan-out table; then a token goes to every core that receives from it.
 
+    Parameters
+    ----------
+    config : SnnConfig
+        Gives the window sizes (``max_steps``, ``max_input_spikes``, ``input_neurons``, ``max_fanout``) and the
+        number of cores (the source's number, K, and its token destinations).
+
     Interface attributes
     --------------------
     in_ptr, in_neurons, fanout_ptr, fanout : Out(read_port)
         The source's windows.
     send : Out(stream.Signature(routed_layout))
     run : In(1), num_steps : In, successors : In(cores), may_start : In(1)
-        As for a core (:class:`~hw.snn.core.NeuronCore`): the engine resets the source when a run starts.
+        As for a core (:class:`~hw.snn.core.NeuronCore`): the engine resets the source when a run starts or is
+        aborted, and holds ``num_steps`` for the whole run.
     step, done_step : Out(signed); finished : Out(1)
 
     Latency and throughput
     ----------------------
-    A step takes 2 cycles for the offsets, 1 + the emitter's time per spike, and ``cores`` cycles of tokens.
+    After the reset cycle the source waits for its scheduler from the next cycle on. A step takes, with no back
+    pressure, ``sum over its input spikes of (5 + fan-out) + cores + 6`` cycles (``pimgen.snn.perf.source_work``):
+    one cycle in ``WAIT`` sampling ``may_start``, two offset reads (``FIRST``, ``LAST``), per input spike one read of
+    its neuron (``NEXT``), the emitter's start (``START``) and the emitter's ``3 + fan-out`` cycles until it is seen
+    idle (``EMIT``), one more ``NEXT`` that finds the list done, ``cores + 1`` cycles of ``TOKENS`` (one per core,
+    sent or not, and the check that ends them) and ``DONE``.
+
+    Raises
+    ------
+    TypeError
+        ``config`` is not an :class:`SnnConfig`.
     """
 
     def __init__(self, config):
         if not isinstance(config, SnnConfig):
-            raise TypeError(f"Config must be an SnnConfig, not {config!r}")
+            raise TypeError(f"Config must be an SnnConfig, not {type(config).__name__}")
         cfg = self._config = config
         step = signed(cfg.step_bits)
         super().__init__({
@@ -41,7 +59,7 @@ class InputSource(wiring.Component):
             "in_neurons": Out(read_port(range(max(cfg.max_input_spikes, 2)),
                                         unsigned(max(ceil_log2(cfg.input_neurons), 1)))),
             "fanout_ptr": Out(read_port(range(cfg.input_neurons + 1), unsigned(ceil_log2(cfg.max_fanout + 1)))),
-            "fanout": Out(read_port(range(max(cfg.max_fanout, 2)), unsigned(cfg.fanout_entry_bits))),
+            "fanout": Out(read_port(range(max(cfg.max_fanout, 2)), fanout_entry_layout(cfg))),
             "send": Out(stream.Signature(routed_layout(cfg))),
             "run": In(1),
             "num_steps": In(range(cfg.max_steps + 1)),
@@ -51,6 +69,10 @@ class InputSource(wiring.Component):
             "done_step": Out(step, init=-1),
             "finished": Out(1),
         })
+
+    @property
+    def config(self):
+        return self._config
 
     def elaborate(self, platform):
         m = Module()
@@ -70,7 +92,7 @@ class InputSource(wiring.Component):
                 with m.If(self.run):
                     m.next = "WAIT"
             with m.State("WAIT"):
-                with m.If(step == self.num_steps):
+                with m.If(step >= self.num_steps):
                     m.next = "FINISHED"
                 with m.Elif(self.may_start):
                     m.d.comb += [self.in_ptr.addr.eq(step.as_unsigned()), self.in_ptr.en.eq(1)]

@@ -4,10 +4,13 @@ energy estimate. Everything the user gave is validated before anything is built.
 """
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
 import platform
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,8 +20,17 @@ from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
 from ..session import execute
 from .config import SNN_MODES, SnnConfig
+from .digits import MAX_STEPS, MIN_STEPS
 
-__all__ = ["add_run_arguments", "run", "bench", "WORKLOADS", "BENCH_DIGITS_CONFIG", "BENCH_SYNTHETIC_CONFIG"]
+#: Timesteps of a run of ``--dataset digits`` and ``--nir`` when ``--steps`` is not given.
+DEFAULT_STEPS = 24
+#: The ANN of ``--dataset digits`` when ``--hidden`` is not given.
+DEFAULT_HIDDEN = (48, 24)
+#: Largest ``--seed`` of ``--dataset digits`` (scikit-learn's random_state).
+MAX_DIGITS_SEED = 2**32 - 1
+
+__all__ = ["add_run_arguments", "run", "bench", "check_runs", "run_workload", "WORKLOADS", "BENCH_DIGITS_CONFIG",
+           "BENCH_SYNTHETIC_CONFIG"]
 
 #: Synthetic workloads of ``--workload``: name -> (function name in pimgen.snn.workloads, keyword arguments).
 WORKLOADS = {
@@ -63,13 +75,15 @@ def add_run_arguments(parser, option_types):
     parser.add_argument("--mode", choices=(*SNN_MODES, "both"), default="both",
                         help="scheduling mode(s) to run (default both, to compare)")
     parser.add_argument("--samples", type=option_types.positive("--samples"), default=None, metavar="N",
-                        help="digits: the first N test images (default all 360)")
-    parser.add_argument("--steps", type=option_types.positive("--steps"), default=24, metavar="T",
-                        help="digits: timesteps per image (default 24)")
-    parser.add_argument("--hidden", type=_hidden, default=(48, 24), metavar="H1,H2",
-                        help="digits: hidden layer sizes of the ANN (default 48,24)")
-    parser.add_argument("--seed", type=option_types.non_negative("--seed"), default=0,
-                        help="digits: seed of the split and the training (default 0)")
+                        help="--dataset digits: the first N test images (default all 360)")
+    parser.add_argument("--steps", type=option_types.positive("--steps"), default=None, metavar="T",
+                        help=f"timesteps per run, at most --max-steps: --dataset digits {MIN_STEPS}..{MAX_STEPS}, "
+                             f"--nir any (default {DEFAULT_STEPS} for both); not with --workload (fixed steps)")
+    parser.add_argument("--hidden", type=_hidden, default=None, metavar="H1,H2",
+                        help="--dataset digits: hidden layer sizes of the ANN (default 48,24)")
+    parser.add_argument("--seed", type=option_types.non_negative("--seed"), default=None,
+                        help="--dataset digits: seed of the split and the training (0..2**32-1); --nir: seed of the "
+                             "random input spikes (default 0 for both); not with --workload (fixed seeds)")
     parser.add_argument("--raster", type=Path, default=None, metavar="PNG",
                         help="draw the spike raster of the first run (every population) into this PNG")
 
@@ -84,19 +98,36 @@ class Workload:
     digits: object = None
 
 
+def _check_input_spikes(config, rasters, what):
+    """Refuse input rasters with more spikes than the input source holds, naming the run (before they are laid out
+    as SpikeTrains, whose own check knows no run)."""
+    spikes = int(sum(np.count_nonzero(r) for r in rasters.values()))
+    if spikes > config.max_input_spikes:
+        raise InputError(f"{what} has {spikes} input spikes, more than --max-input-spikes {config.max_input_spikes}")
+
+
 def _digits_workload(config, args):
     from .compiler import compile_network
-    from .digits import digits_snn
-    if args.steps > config.max_steps:
-        raise InputError(f"--steps {args.steps} is more than --max-steps {config.max_steps}")
-    snn = digits_snn(config, hidden=args.hidden, steps=args.steps, seed=args.seed)
+    from .digits import INPUT_NAME, digits_snn
+    steps = DEFAULT_STEPS if args.steps is None else args.steps
+    seed = 0 if args.seed is None else args.seed
+    if steps > config.max_steps:
+        raise InputError(f"--steps {steps} is more than --max-steps {config.max_steps}")
+    if not MIN_STEPS <= steps <= MAX_STEPS:
+        raise InputError(f"--steps must be in {MIN_STEPS}..{MAX_STEPS} for --dataset digits, not {steps}")
+    if seed > MAX_DIGITS_SEED:
+        raise InputError(f"--seed must be in 0..2**32-1 for --dataset digits, not {seed}")
+    snn = digits_snn(config, hidden=DEFAULT_HIDDEN if args.hidden is None else args.hidden, steps=steps, seed=seed)
     compiled = compile_network(config, snn.network)
     _, x_test, _, y_test = snn.split()
     if args.samples is not None:
         if args.samples > len(x_test):
             raise InputError(f"--samples must be at most {len(x_test)} (the test images), not {args.samples}")
         x_test, y_test = x_test[:args.samples], y_test[:args.samples]
-    trains = [compiled.trains({"pixels": raster}, snn.steps) for raster in snn.rasters(x_test)]
+    trains = []
+    for i, raster in enumerate(snn.rasters(x_test)):
+        _check_input_spikes(config, {INPUT_NAME: raster}, f"Image {i}")
+        trains.append(compiled.trains({INPUT_NAME: raster}, snn.steps))
     return Workload("digits", compiled, trains, labels=np.asarray(y_test), digits=(snn, x_test))
 
 
@@ -117,6 +148,7 @@ def _nir_workload(config, path, steps, rate, seed):
     compiled = compile_network(config, network)
     rng = np.random.default_rng(seed)
     rasters = {name: rng.random((steps, network.population(name).size)) < rate for name in input_names}
+    _check_input_spikes(config, rasters, "Run 0")
     return Workload(path.stem, compiled, [compiled.trains(rasters, steps)])
 
 
@@ -128,16 +160,42 @@ def _synthetic_workload(config, name):
     if steps > config.max_steps:
         raise InputError(f"The {name} workload runs {steps} steps, more than --max-steps {config.max_steps}")
     compiled = compile_network(config, network)
+    _check_input_spikes(config, inputs, "Run 0")
     return Workload(name, compiled, [compiled.trains(inputs, steps)])
+
+
+def check_runs(config, workload):
+    """The golden model's result of every run of ``workload``, computed before anything is built; refuses (one
+    InputError naming the option) a run the engine cannot hold: more steps than ``--max-steps``, more input spikes
+    than ``--max-input-spikes``, a core recording more spikes than ``--max-spikes`` (which the engine would report as
+    error ``spike_overflow``)."""
+    from sw_model.snn import simulate as golden
+    what = "image" if workload.digits is not None else "run"
+    program = workload.compiled.program
+    refs = []
+    for i, trains in enumerate(workload.trains):
+        if trains.steps > config.max_steps:
+            raise InputError(f"{what.capitalize()} {i} has {trains.steps} steps, more than --max-steps "
+                             f"{config.max_steps}")
+        if len(trains.neurons) > config.max_input_spikes:
+            raise InputError(f"{what.capitalize()} {i} has {len(trains.neurons)} input spikes, more than "
+                             f"--max-input-spikes {config.max_input_spikes}")
+        ref = golden(config, program, trains)
+        for k, spikes in enumerate(ref.spikes):
+            if len(spikes) > config.max_spikes:
+                raise InputError(f"Core {k} spikes {len(spikes)} times in {what} {i}, more than --max-spikes "
+                                 f"{config.max_spikes} (the spikes a core records in a run)")
+        refs.append(ref)
+    return refs
 
 
 def run_workload(config, workload, modes, *, backend="sim", build_root=None, waves=False, log=None, progress=None):
     """Run every input of ``workload`` in each of ``modes`` on the engine; check every run against the golden model
     and the modes against each other; return a record of figures (JSON-ready) and the per-run spikes."""
-    from sw_model.snn import simulate as golden
     from tb.host.snn import SnnJob
     from .perf import energy_pj, lower_bound
     program = workload.compiled.program
+    refs = check_runs(config, workload)
     job = SnnJob(program, workload.trains, modes=modes, name=workload.name)
     session = execute(config, [job], backend=backend, build_root=build_root, waves=waves, log=log,
                       progress=progress)
@@ -148,8 +206,7 @@ def run_workload(config, workload, modes, *, backend="sim", build_root=None, wav
     modes_agree = True
     bound = 0
     spikes_by_run = {}
-    for i, trains in enumerate(workload.trains):
-        ref = golden(config, program, trains)
+    for i, (trains, ref) in enumerate(zip(workload.trains, refs)):
         bound += lower_bound(config, program, trains, ref)
         first = None
         for mode in modes:
@@ -174,7 +231,8 @@ def run_workload(config, workload, modes, *, backend="sim", build_root=None, wav
     used = sorted({core for chunks in workload.compiled.placement.values() for core, _, _ in chunks})
     record = {"engine": "snn", "workload": workload.name, "config": config.to_dict(), "top": session.top,
               "runs": len(workload.trains), "steps": workload.trains[0].steps, "cores_used": used,
-              "bit_exact": bool(bit_exact), "modes_identical": bool(modes_agree), "modes": {},
+              "bit_exact": bool(bit_exact), "modes_identical": bool(modes_agree) if len(modes) > 1 else None,
+              "modes": {},
               "lower_bound_cycles": bound, "build_seconds": session.build_seconds,
               "wall_seconds": session.wall_seconds}
     for mode, m in per_mode.items():
@@ -211,17 +269,28 @@ def run(config, args, console):
     check_output_file(args.raster, "--raster")
     if args.raster is not None and args.raster.suffix.lower() != ".png":
         raise InputError(f"--raster must name a .png file, not {args.raster}")
-    if args.workload is not None and (args.samples is not None or args.steps != 24 or args.hidden != (48, 24)):
-        raise InputError("--samples, --steps and --hidden apply to --dataset digits, not to --workload")
-    if args.nir is not None and (args.samples is not None or args.hidden != (48, 24)):
-        raise InputError("--samples and --hidden apply to --dataset digits, not to --nir")
+    digits_only = (("--samples", args.samples), ("--hidden", args.hidden))
+    if args.workload is not None:
+        for option, value in digits_only:
+            if value is not None:
+                raise InputError(f"{option} applies to --dataset digits, not to --workload")
+        if args.steps is not None:
+            raise InputError(f"--steps does not apply to --workload: the {args.workload} workload runs its own "
+                             f"{WORKLOADS[args.workload][1]['steps']} steps")
+        if args.seed is not None:
+            raise InputError(f"--seed does not apply to --workload: the {args.workload} workload has its own seed")
+    if args.nir is not None:
+        for option, value in digits_only:
+            if value is not None:
+                raise InputError(f"{option} applies to --dataset digits, not to --nir")
     if args.input_rate is not None and args.nir is None:
         raise InputError("--input-rate applies to --nir")
     modes = SNN_MODES if args.mode == "both" else (args.mode,)
     with console.status("preparing the workload"):
         if args.nir is not None:
-            workload = _nir_workload(config, args.nir, args.steps,
-                                     0.3 if args.input_rate is None else args.input_rate, args.seed)
+            workload = _nir_workload(config, args.nir, DEFAULT_STEPS if args.steps is None else args.steps,
+                                     0.3 if args.input_rate is None else args.input_rate,
+                                     0 if args.seed is None else args.seed)
         elif args.workload is not None:
             workload = _synthetic_workload(config, args.workload)
         else:
@@ -240,7 +309,7 @@ def run(config, args, console):
     _print_record(record)
     if args.raster is not None:
         print(f"raster: {args.raster}")
-    return 0 if record["bit_exact"] and record["modes_identical"] else 1
+    return 0 if record["bit_exact"] and record["modes_identical"] is not False else 1
 
 
 def _print_record(r):
@@ -261,7 +330,7 @@ def _print_record(r):
         print(f"  async cycles / dependency lower bound: {r['async_over_lower_bound']:.2f} "
               f"({r['lower_bound_cycles']} cycles)")
     ok = "yes" if r["bit_exact"] else "NO"
-    same = "yes" if r["modes_identical"] else "NO"
+    same = {True: "yes", False: "NO", None: "n/a (one mode)"}[r["modes_identical"]]
     print(f"  spikes bit-exact with the golden: {ok}; identical in every mode: {same}")
 
 
@@ -308,30 +377,11 @@ def bench(args, console):
     from rich.table import Table
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    if getattr(args, "cold", False):
-        os.environ["CCACHE_DISABLE"] = "1"
-    rows = []
-    images = BENCH_QUICK_IMAGES if args.quick else BENCH_IMAGES
-    digits_args = argparse.Namespace(steps=24, hidden=(48, 24), seed=0, samples=images)
-    cases = [("digits", BENCH_DIGITS_CONFIG)] + ([] if args.quick else
-                                                 [(name, BENCH_SYNTHETIC_CONFIG) for name in WORKLOADS])
-    for name, config in cases:
-        t0 = time.perf_counter()
-        with console.status(f"{name}: preparing"):
-            workload = (_digits_workload(config, digits_args) if name == "digits"
-                        else _synthetic_workload(config, name))
-        with console.status(f"{name}: both modes on {config.top_name}"):
-            record, spikes = run_workload(config, workload, SNN_MODES, build_root=args.build_dir, log=console.log)
-        if workload.digits is not None:
-            record["ann_accuracy"], accuracy = _digits_scores(workload, spikes, SNN_MODES)
-            for mode in SNN_MODES:
-                record["modes"][mode]["snn_accuracy"] = accuracy[mode]
-        record["wall_seconds"] = time.perf_counter() - t0
-        rows.append(record)
-        console.log(f"{name}: {record['speedup']:.2f}x fewer cycles async, {record['energy_ratio']:.2f}x less energy")
+    with _build_root(args) as build_root:
+        rows = _bench_rows(args, build_root, console)
     from .perf import ENERGY_PJ
     report = {"host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
-              "energy_pj_per_event": ENERGY_PJ, "records": rows}
+              "energy_pj_per_event": ENERGY_PJ, "cold_builds": bool(args.cold), "records": rows}
     (out / "snn.json").write_text(json.dumps(report, indent=2) + "\n")
     table = Table(title="SNN engine: asynchronous schedulers against the synchronous barrier (same spikes)")
     for col in ("workload", "runs", "async cycles", "sync cycles", "speedup", "energy ratio", "async / bound",
@@ -354,6 +404,51 @@ def bench(args, console):
         print(f"plot: {plot}")
     print(f"JSON: {out / 'snn.json'}")
     return 0 if all(r["bit_exact"] and r["modes_identical"] for r in rows) else 1
+
+
+def _bench_rows(args, build_root, console):
+    """The benchmark's records: the digits SNN, then (without --quick) the synthetic workloads, both modes each."""
+    rows = []
+    images = BENCH_QUICK_IMAGES if args.quick else BENCH_IMAGES
+    digits_args = argparse.Namespace(steps=DEFAULT_STEPS, hidden=DEFAULT_HIDDEN, seed=0, samples=images)
+    cases = [("digits", BENCH_DIGITS_CONFIG)] + ([] if args.quick else
+                                                 [(name, BENCH_SYNTHETIC_CONFIG) for name in WORKLOADS])
+    for name, config in cases:
+        t0 = time.perf_counter()
+        with console.status(f"{name}: preparing"):
+            workload = (_digits_workload(config, digits_args) if name == "digits"
+                        else _synthetic_workload(config, name))
+        with console.status(f"{name}: both modes on {config.top_name}"):
+            record, spikes = run_workload(config, workload, SNN_MODES, build_root=build_root, log=console.log)
+        if workload.digits is not None:
+            record["ann_accuracy"], accuracy = _digits_scores(workload, spikes, SNN_MODES)
+            for mode in SNN_MODES:
+                record["modes"][mode]["snn_accuracy"] = accuracy[mode]
+        record["wall_seconds"] = time.perf_counter() - t0
+        rows.append(record)
+        console.log(f"{name}: {record['speedup']:.2f}x fewer cycles async, {record['energy_ratio']:.2f}x less energy")
+    return rows
+
+
+@contextlib.contextmanager
+def _build_root(args):
+    """The build root of the benchmark's models: ``--build-dir`` (the build cache), or with ``--cold`` a fresh
+    temporary one and no ccache (``CCACHE_DISABLE=1``), so that build times are what a first build costs; both
+    undone after."""
+    if not args.cold:
+        yield args.build_dir
+        return
+    saved = os.environ.get("CCACHE_DISABLE")
+    os.environ["CCACHE_DISABLE"] = "1"
+    root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if saved is None:
+            os.environ.pop("CCACHE_DISABLE", None)
+        else:
+            os.environ["CCACHE_DISABLE"] = saved
 
 
 def plot_modes(rows, path):

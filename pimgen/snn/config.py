@@ -8,12 +8,19 @@ from typing import ClassVar
 
 from ..config import MAX_MEMORY_BITS, ConfigError, EngineConfig, ceil_log2, check_int, param
 
-__all__ = ["SnnConfig", "SNN_MODES", "RESET_MODES"]
+__all__ = ["SnnConfig", "SNN_MODES", "RESET_MODES", "FANOUT_DELAY_BITS"]
 
 #: Scheduling modes (the ``MODE`` register): per-core dependencies, or a global barrier every step.
 SNN_MODES = ("async", "sync")
 #: What a spike does to the potential (the ``RESET[k]`` registers).
 RESET_MODES = ("zero", "subtract")
+#: Bits of the delay field of a fan-out entry and of a ``DEP`` register (delays 0..7, the range of ``max_delay``).
+FANOUT_DELAY_BITS = 3
+
+
+def _bits(n):
+    """Bits of an index in ``0..n - 1`` (at least 1)."""
+    return max(ceil_log2(n), 1)
 
 
 @dataclass(frozen=True)
@@ -93,21 +100,39 @@ class SnnConfig(EngineConfig):
         return ceil_log2(self.max_steps + self.max_delay + 1) + 1
 
     @property
+    def slots(self):
+        """Step slots as a core builds them: ``step_slots`` rounded up to a power of two (a slot is a tag's low
+        bits)."""
+        return 1 << ceil_log2(self.step_slots)
+
+    @property
+    def fanout_fields(self):
+        """The fields of a packed fan-out entry, least significant first, as ``(name, bits)``: the delay, the axon and
+        the destination core. The one definition of the packing: the hardware decodes with
+        ``hw.snn.layouts.fanout_entry_layout``, the host encodes with ``pimgen.snn.program.encode_fanout``."""
+        return (("delay", FANOUT_DELAY_BITS), ("axon", _bits(self.axons)), ("core", _bits(self.cores)))
+
+    @property
     def fanout_entry_bits(self):
-        """A fan-out entry: destination core, axon, delay."""
-        return max(ceil_log2(self.cores), 1) + ceil_log2(self.axons) + 3
+        """A fan-out entry: delay, axon, destination core (:attr:`fanout_fields`)."""
+        return sum(bits for _, bits in self.fanout_fields)
+
+    @property
+    def spike_fields(self):
+        """The fields of a spike-record word, least significant first, as ``(name, bits)``: the neuron and the step
+        (``hw.snn.layouts.spike_record_layout`` writes them, ``pimgen.snn.program.decode_spikes`` reads them)."""
+        return (("neuron", _bits(self.neurons)), ("step", self.step_bits))
 
     @property
     def memory_bits(self):
-        """Bits of all memories: per core the weights, potentials, biases, input slots, fan-out and spike record;
-        the input source's spike trains and fan-out."""
-        neuron_bits = max(ceil_log2(self.neurons), 1)
+        """Bits of all memories as the hardware builds them: per core the weights, potentials, biases, input slots
+        (:attr:`slots` of ``axons`` entries), fan-out and spike record; the input source's spike trains and fan-out."""
         per_core = (self.axons * self.neurons * self.weight_bits + 2 * self.neurons * self.potential_bits
-                    + self.step_slots * self.axons * ceil_log2(self.axons)
+                    + self.slots * self.axons * _bits(self.axons)
                     + (self.neurons + 1) * ceil_log2(self.max_fanout + 1) + self.max_fanout * self.fanout_entry_bits
-                    + self.max_spikes * (self.step_bits + neuron_bits))
+                    + self.max_spikes * sum(bits for _, bits in self.spike_fields))
         source = ((self.max_steps + 1) * ceil_log2(self.max_input_spikes + 1)
-                  + self.max_input_spikes * max(ceil_log2(self.input_neurons), 1)
+                  + self.max_input_spikes * _bits(self.input_neurons)
                   + (self.input_neurons + 1) * ceil_log2(self.max_fanout + 1)
                   + self.max_fanout * self.fanout_entry_bits)
         return self.cores * per_core + source

@@ -49,8 +49,13 @@ because all the projections into a population share its potential and threshold:
 2. The scale ``S = min(whi / m, phi - 1)``, with ``m`` the largest ``|E'|`` over every projection into the
    population (``S = whi`` when there is none or all are zero), ``whi = 2**(weight_bits - 1) - 1`` and ``phi`` the
    largest potential: the largest weight uses the whole weight range.
-3. Integers: weights ``rint(E' * S)`` (in ``-whi..whi``), biases ``rint(B' * S)`` (a bias beyond the potential range
-   raises InputError), threshold ``floor(S) + 1``.
+3. Integers: weights ``rint(E' * S)`` (in ``-whi..whi``), biases ``rint(B' * S)``, threshold ``floor(S) + 1``. A
+   bias beyond the potential range raises InputError naming the ``potential_bits`` that would hold it (where the
+   potential range sets ``S``, a wider range raises ``S`` too, so the count is taken at ``S = whi / m``), or saying
+   that none up to 32 would.
+
+Every parameter must be finite, and so must every value derived from them (a gain, a weight times its gain, a value
+divided by a tiny threshold can overflow float64): one InputError names the node and the field.
 
 ``quantise=False`` takes the effective values as they are (no per-neuron division, no scaling): every weight, bias
 and ``floor(threshold) + 1`` must be an integer in the config's ranges (within ``1e-6``), the neurons of a node must
@@ -103,6 +108,23 @@ def _vector(node_name, field, value, size=None):
     return arr
 
 
+def _finite(node_name, field, values):
+    """``values`` (float64), derived from a node's ``field``, if every one is finite; else one InputError naming the
+    node and the field (a product or quotient of finite parameters can overflow to infinity)."""
+    arr = np.asarray(values, dtype=np.float64)
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        raise InputError(f"NIR node {node_name!r}: {field} overflows ({arr[bad].flat[0]}); the values are too large "
+                         "for float64 arithmetic")
+    return arr
+
+
+def _bits_for(value):
+    """The smallest ``potential_bits`` whose range holds the integer ``value``."""
+    value = abs(float(value))
+    return int(np.ceil(np.log2(value + 1))) + 1
+
+
 def _shape_size(node_name, shape):
     shape = np.asarray(shape).reshape(-1)
     if shape.size != 1 or int(shape[0]) < 1:
@@ -137,7 +159,7 @@ class _Neuron:
         r = _vector(name, "r", node.r, size)
         top = config.potential_bits - 1
         if kind == "IF":
-            self.gain, self.extra = dt * r, np.zeros(size)
+            self.gain, self.extra = _finite(name, "r (times dt)", dt * r), np.zeros(size)
             self.leak = top
         else:
             tau = _vector(name, "tau_mem" if kind == "CubaLIF" else "tau",
@@ -152,9 +174,10 @@ class _Neuron:
                                      "synaptic current state, which the engine's neurons lack), not tau_syn = "
                                      f"{tau_syn[np.argmax(np.abs(tau_syn - dt))]}; supported nodes: "
                                      + ", ".join(SUPPORTED_NODES))
-                r = r * _vector(name, "w_in", node.w_in, size)
+                r = _finite(name, "r * w_in", r * _vector(name, "w_in", node.w_in, size))
             v_leak = _vector(name, "v_leak", node.v_leak, size)
-            self.gain, self.extra = dt / tau * r, dt / tau * v_leak
+            self.gain = _finite(name, "r (times dt / tau)", dt / tau * r)
+            self.extra = _finite(name, "v_leak (times dt / tau)", dt / tau * v_leak)
             exact = np.log2(tau / dt)
             shifts = np.clip(np.rint(exact), 0, top).astype(np.int64)
             if not quantise and ((np.abs(exact - np.rint(exact)) > _TOL).any() or (np.rint(exact) > top).any()):
@@ -201,7 +224,7 @@ def _walk(graph, preds, neuron, first):
             if np.ptp(d) > _TOL * max(1.0, float(np.abs(d).max())):
                 raise InputError(f"NIR node {cur!r}: every element of a Delay must have the same delay (a projection "
                                  f"has one), not {d.min()}..{d.max()}")
-            delay += float(d[0])
+            delay = float(_finite(cur, "delay (summed along the path)", delay + float(d[0])))
         else:
             if weight is not None:
                 raise InputError(f"NIR nodes {cur!r} and {linear!r} are two Affine/Linear nodes in a row on the way "
@@ -282,7 +305,13 @@ def network_from_nir(graph, config, dt=1.0, weight_bits=None, quantise=True, res
         raise InputTypeError(f"quantise must be True or False, not {quantise!r}")
     if reset is not None and reset not in RESET_MODES:
         raise InputError(f"reset must be None or one of {', '.join(RESET_MODES)}, not {reset!r}")
+    # Overflow to infinity is checked where it can happen (_finite), and reported as an InputError.
+    with np.errstate(over="ignore", invalid="ignore"):
+        return _import(nir, graph, config, dt, weight_bits, quantise, reset)
 
+
+def _import(nir, graph, config, dt, weight_bits, quantise, reset):
+    """:func:`network_from_nir` after its argument checks."""
     nodes = graph.nodes
     if not isinstance(nodes, dict) or not nodes:
         raise InputError("The NIR graph has no nodes")
@@ -336,10 +365,11 @@ def network_from_nir(graph, config, dt=1.0, weight_bits=None, quantise=True, res
     # Projections into each neuron node: (source, delay steps) -> float [in, out] weights; per node the Affine bias.
     incoming = {n: {} for n in neurons}
     affine_bias = {n: np.zeros(neurons[n].size) for n in neurons}
+    via = {n: {} for n in neurons}                  # (source, steps) -> the node to name in an error
     for target in neurons:
         for first in preds[target]:
             source, weight, bias, delay, linear = _walk(graph, preds, target, first)
-            steps = delay / dt
+            steps = float(_finite(target, f"the delay from {source!r} in steps of dt", delay / dt))
             if steps < -_TOL or abs(steps - round(steps)) > _TOL:
                 raise InputError(f"The path {source!r} -> {target!r} has a delay of {delay} ({steps} steps of dt = "
                                  f"{dt}); delays must be whole steps >= 0")
@@ -355,20 +385,26 @@ def network_from_nir(graph, config, dt=1.0, weight_bits=None, quantise=True, res
                                      f"{sizes[source]}] (from {source!r} to {target!r}), not {list(weight.shape)}")
                 w = weight.T
             key = (source, steps)
-            incoming[target][key] = incoming[target].get(key, 0.0) + w
+            incoming[target][key] = _finite(linear or target, "weight (summed over the paths)",
+                                            incoming[target].get(key, 0.0) + w)
+            via[target][key] = linear or target
             if bias is not None:
-                affine_bias[target] = affine_bias[target] + bias
+                affine_bias[target] = _finite(linear, "bias (summed over the paths)", affine_bias[target] + bias)
 
     whi = (1 << (weight_bits - 1)) - 1
     plo, phi = config.potential_range
     populations, projections = [], []
     for target in _order(graph, succs, neurons, inputs):
         nrn = neurons[target]
-        eff = {key: w * nrn.gain[None, :] for key, w in incoming[target].items()}
-        bias = nrn.gain * affine_bias[target] + nrn.extra
+        # Every effective value finite before any rounding (the products and quotients can overflow float64).
+        eff = {key: _finite(via[target][key], "weight (times the gain of " + repr(target) + ")",
+                            w * nrn.gain[None, :]) for key, w in incoming[target].items()}
+        bias = _finite(target, "bias (gain * Affine bias + dt / tau * v_leak)", nrn.gain * affine_bias[target]
+                       + nrn.extra)
         if quantise:
-            eff = {key: w / nrn.thresholds[None, :] for key, w in eff.items()}
-            bias = bias / nrn.thresholds
+            eff = {key: _finite(via[target][key], f"weight divided by the v_threshold of {target!r}",
+                                w / nrn.thresholds[None, :]) for key, w in eff.items()}
+            bias = _finite(target, "bias divided by v_threshold", bias / nrn.thresholds)
             top = max((float(np.abs(w).max()) for w in eff.values()), default=0.0)
             scale = min(whi / top if top > 0 else float(whi), float(phi - 1))
             codes = {key: np.rint(w * scale).astype(np.int64) for key, w in eff.items()}
@@ -379,28 +415,40 @@ def network_from_nir(graph, config, dt=1.0, weight_bits=None, quantise=True, res
             if np.ptp(thresholds) > 0:
                 raise InputError(f"NIR node {target!r}: with quantise=False its neurons must share one threshold, "
                                  f"not {thresholds.min():g}..{thresholds.max():g}")
+            if thresholds[0] > phi:
+                raise InputError(f"NIR node {target!r}: threshold {thresholds[0]:.6g} is beyond 1..{phi} "
+                                 f"(potential_bits = {config.potential_bits})")
             threshold = int(thresholds[0])
             for (source, steps), w in eff.items():
                 if not _is_integer(w):
                     raise InputError(f"NIR projection {source!r} -> {target!r}: with quantise=False the weights "
                                      "(times dt / tau * r) must be integers")
+                outside = w[(np.rint(w) < -whi - 1) | (np.rint(w) > whi)]
+                if outside.size:
+                    raise InputError(f"NIR projection {source!r} -> {target!r}: weight {outside[0]:.6g} is beyond "
+                                     f"the {weight_bits}-bit range {-whi - 1}..{whi}")
             if not _is_integer(bias):
                 raise InputError(f"NIR node {target!r}: with quantise=False the bias (dt / tau * (v_leak + r * "
                                  "Affine bias)) must be integers")
             codes = {key: np.rint(w).astype(np.int64) for key, w in eff.items()}
             bias_codes = np.rint(bias)
-            for (source, steps), c in codes.items():
-                bad = c[(c < -whi - 1) | (c > whi)]
-                if bad.size:
-                    raise InputError(f"NIR projection {source!r} -> {target!r}: weight {bad[0]} is beyond the "
-                                     f"{weight_bits}-bit range {-whi - 1}..{whi}")
         if not 1 <= threshold <= phi:
             raise InputError(f"NIR node {target!r}: threshold {threshold} is beyond 1..{phi} (potential_bits = "
                              f"{config.potential_bits})")
-        if (bias_codes < plo).any() or (bias_codes > phi).any():
-            bad = bias_codes[(bias_codes < plo) | (bias_codes > phi)][0]
-            raise InputError(f"NIR node {target!r}: bias {int(bad)} is beyond the potential range {plo}..{phi} "
-                             f"(potential_bits = {config.potential_bits}); raise potential_bits")
+        outside = (bias_codes < plo) | (bias_codes > phi)
+        if outside.any():
+            worst = int(np.argmax(np.where(outside, np.abs(bias_codes), -1.0)))
+            code = float(bias_codes[worst])
+            # The code at a wider potential: the scale is then set by the weights alone (or is whi without any).
+            wide = code if not quantise else float(np.rint(bias[worst] * (whi / top if top > 0 else float(whi))))
+            need = _bits_for(wide)
+            if need <= 32:
+                hint = f"raise potential_bits to {need}"
+            else:
+                hint = ("no potential_bits up to 32 holds it: lower the bias (v_leak, the Affine bias)"
+                        + (" relative to the weights" if quantise else ""))
+            raise InputError(f"NIR node {target!r}: bias {code:.6g} (neuron {worst}) is beyond the potential range "
+                             f"{plo}..{phi} (potential_bits = {config.potential_bits}); {hint}")
         populations.append(Population(target, nrn.size, threshold=threshold, leak=nrn.leak, reset=nrn.reset,
                                       bias=bias_codes.astype(np.int64)))
         for (source, steps) in sorted(codes):

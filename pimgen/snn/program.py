@@ -14,10 +14,33 @@ from ..arrays import int_codes
 from ..errors import InputError, InputTypeError
 from .config import RESET_MODES, SnnConfig
 
-__all__ = ["CoreProgram", "SnnProgram", "SpikeTrains", "NO_EDGE"]
+__all__ = ["CoreProgram", "SnnProgram", "SpikeTrains", "NO_EDGE", "encode_fanout", "decode_spikes"]
 
 #: ``SnnProgram.dependencies`` entry for "no edge from this source".
 NO_EDGE = -1
+
+
+def encode_fanout(config, entries):
+    """Fan-out words of ``(core, axon, delay)`` rows ``[E, 3]``, packed as :attr:`SnnConfig.fanout_fields` says (the
+    layout the hardware decodes, ``hw.snn.layouts.fanout_entry_layout``); int64 ``[E]``."""
+    entries = np.asarray(entries, dtype=np.int64).reshape(-1, 3)
+    columns = {"core": entries[:, 0], "axon": entries[:, 1], "delay": entries[:, 2]}
+    words, shift = np.zeros(len(entries), dtype=np.int64), 0
+    for name, bits in config.fanout_fields:
+        words |= columns[name] << shift
+        shift += bits
+    return words
+
+
+def decode_spikes(config, words):
+    """``(step, neuron)`` rows ``[S, 2]`` of spike-record words, unpacked as :attr:`SnnConfig.spike_fields` says (the
+    layout the hardware writes, ``hw.snn.layouts.spike_record_layout``)."""
+    words = np.asarray(words, dtype=np.int64).reshape(-1)
+    fields, shift = {}, 0
+    for name, bits in config.spike_fields:
+        fields[name] = (words >> shift) & ((1 << bits) - 1)
+        shift += bits
+    return np.stack([fields["step"], fields["neuron"]], axis=1)
 
 
 def _fanout(name, ptr, entries, config, rows):
@@ -207,6 +230,11 @@ class SpikeTrains:
         return len(self.ptr) - 1
 
     def validate(self, config):
+        """Check the trains against ``config`` (steps, spikes, neurons); an error names the config's limit."""
+        ptr = np.asarray(self.ptr)
+        if ptr.ndim == 1 and len(ptr) and np.issubdtype(ptr.dtype, np.number) and ptr[-1] > config.max_input_spikes:
+            raise InputError(f"The input has {ptr[-1]} spikes, more than max_input_spikes = "
+                             f"{config.max_input_spikes}")
         ptr = int_codes(self.ptr, "input spike ptr", 1, 0, config.max_input_spikes, "offset")
         if len(ptr) < 2 or ptr[0] != 0 or (np.diff(ptr) < 0).any():
             raise InputError("input spike ptr must be steps + 1 non-decreasing offsets from 0 (at least one step)")

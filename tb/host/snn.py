@@ -6,18 +6,12 @@ import numpy as np
 
 from pimgen.errors import InputError, InputTypeError
 from pimgen.snn.config import RESET_MODES, SNN_MODES, SnnConfig
-from pimgen.snn.program import NO_EDGE, CoreProgram, SnnProgram, SpikeTrains
+from pimgen.snn.perf import ROUTER_LATENCY, source_work, step_work
+from pimgen.snn.program import NO_EDGE, CoreProgram, SnnProgram, SpikeTrains, decode_spikes, encode_fanout
 from .driver import DriverStateError, EngineDriver
 from .job import Job
 
-__all__ = ["SnnDriver", "SnnJob", "encode_fanout"]
-
-
-def encode_fanout(config, entries):
-    """Pack ``(core, axon, delay)`` rows into fan-out words (``hw.snn.layouts.fanout_layout``)."""
-    entries = np.asarray(entries, dtype=np.int64).reshape(-1, 3)
-    axon_bits = max(int(config.axons - 1).bit_length(), 1)
-    return entries[:, 2] | (entries[:, 1] << 3) | (entries[:, 0] << (3 + axon_bits))
+__all__ = ["SnnDriver", "SnnJob"]
 
 
 @dataclass
@@ -106,7 +100,9 @@ class SnnDriver(EngineDriver):
     engine = "snn"
     config_cls = SnnConfig
     job_cls = SnnJob
-    #: A run may take this many cycles per step, per input spike and per fan-out entry before it counts as hung.
+    #: The timeout of a run (:meth:`timeout_cycles`) is this many times its worst case ...
+    TIMEOUT_MARGIN = 2
+    #: ... plus this many cycles (the start, the bus around a run, the last packets draining).
     TIMEOUT_FIXED = 10_000
 
     def __init__(self, backend, manifest, progress=None):
@@ -114,12 +110,26 @@ class SnnDriver(EngineDriver):
         self.program = None
         self.steps = None
 
+    async def soft_reset(self):
+        """Abort a run and return the registers to their reset values: the thresholds, leaks, resets, dependencies,
+        ``MODE`` and ``NUM_STEPS`` are gone, so a program and inputs must be loaded again before the next run."""
+        await super().soft_reset()
+        self.program = None
+        self.steps = None
+
+    async def start(self):
+        """Start a run of the loaded program on the loaded inputs."""
+        if self.program is None or self.steps is None:
+            raise DriverStateError("Load a program and inputs before running (a soft reset clears the program's "
+                                   "registers)")
+        await super().start()
+
     async def load_program(self, program):
         """Write every core's weights, biases, parameters and fan-out, the input source's fan-out and the
         dependency table."""
         cfg = self.config
         program.validate(cfg)
-        self.steps = None
+        self.program = self.steps = None
         for k, core in enumerate(program.cores):
             await self.write_window(f"weights{k}", core.weights, axon=np.arange(cfg.axons)[:, None],
                                     neuron=np.arange(cfg.neurons)[None, :])
@@ -156,12 +166,11 @@ class SnnDriver(EngineDriver):
         if self.steps is None:
             raise DriverStateError("No spikes to read: load a program and inputs and run first")
         cfg = self.config
-        bits = max(int(cfg.neurons - 1).bit_length(), 1)
         out = {}
         for k in range(cfg.cores):
             n = min(int(counters["spikes"][k]), cfg.max_spikes)
             words = await self.read_window(f"spikes{k}", spike=np.arange(n)) if n else np.zeros(0, dtype=np.int64)
-            out[f"core{k}"] = np.stack([words >> bits, words & ((1 << bits) - 1)], axis=1).reshape(-1, 2)
+            out[f"core{k}"] = decode_spikes(cfg, words)
         return out
 
     # The job loop's steps
@@ -175,11 +184,32 @@ class SnnDriver(EngineDriver):
         await self.write_reg("MODE", code=mode)
 
     def timeout_cycles(self, job, run):
+        """Cycles a run may take before it counts as hung: :attr:`TIMEOUT_MARGIN` times its worst case, plus
+        :attr:`TIMEOUT_FIXED`.
+
+        The worst case adds up, per step, the most work every unit can have (``pimgen.snn.perf``): the input source
+        its actual spikes of that step (:func:`~pimgen.snn.perf.source_work`); each core every neuron firing and a
+        spike on every axon its fan-in reaches (:func:`~pimgen.snn.perf.step_work`); one unit after the other, as a
+        chain of zero-delay edges or the barrier can make them. Each packet of the step (every fan-out entry, and a
+        token per edge between units) may be held up: :data:`~pimgen.snn.perf.ROUTER_LATENCY` cycles in the router
+        and one cycle for each other sender served before it by a receiver's round robin. The start (the potentials
+        zeroed, ``groups`` cycles) comes once."""
         _, trains = job.run_input(run)
-        cfg = self.config
-        work = sum(len(c.fanout) for c in job.program.cores) + len(job.program.input_fanout)
-        per_step = cfg.cores * (cfg.groups * (cfg.axons + 3) + cfg.neurons * 4 + cfg.cores + 8) + work
-        return self.TIMEOUT_FIXED + 4 * trains.steps * per_step + 4 * len(trains.neurons)
+        cfg, program = self.config, job.program
+        program.validate(cfg)
+        fanouts = program.fanouts()
+        fan_in = np.zeros(cfg.cores, dtype=np.int64)
+        for _, entries in fanouts:
+            fan_in += np.bincount(entries[:, 0], minlength=cfg.cores)[:cfg.cores]
+        cores = sum(step_work(cfg, int(fan_in[k]), np.diff(fanouts[k][0]).tolist())[1] for k in range(cfg.cores))
+        source_fan = np.diff(fanouts[cfg.cores][0])
+        packets = sum(len(entries) for _, entries in fanouts) + int((program.dependencies >= 0).sum())
+        per_packet = ROUTER_LATENCY + cfg.sources
+        worst = 1 + cfg.groups
+        for t in range(trains.steps):
+            spiking = trains.neurons[trains.ptr[t]:trains.ptr[t + 1]]
+            worst += source_work(cfg, source_fan[spiking].tolist())[1] + cores + packets * per_packet
+        return self.TIMEOUT_FIXED + self.TIMEOUT_MARGIN * worst
 
     async def read_outputs(self, job, run):
         return await self.read_spikes(await self.read_counters())
