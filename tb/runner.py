@@ -363,6 +363,72 @@ def _build(model, lock, log=None):
                                     f"log: {log_path}"), log_path)
 
 
+#: Sources that shape the SoC around an engine, besides the engine's own (relative to the project root).
+SOC_SOURCES = ("fpga", "hw/common/uart.py")
+
+
+def build_soc(config, divisor, *, root=None, log=print):
+    """Generate and build the SoC of ``config`` (:class:`fpga.soc.Soc`: UART, bridge, engine) for Verilator, with
+    ``divisor`` clock cycles per UART bit, unless an up-to-date build exists; returns :class:`SimModel` (its
+    ``toplevel`` is the SoC; its manifest the engine's). Cached and locked like :func:`build`."""
+    from fpga.soc import soc_top_name
+    root = Path(root) if root is not None else default_build_root()
+    directory = (root / f"{config.engine}-{config.config_hash}-soc{divisor}").resolve()
+    rtl_dir = directory / "rtl"
+    top = soc_top_name(config)
+    h = hashlib.sha256(design_hash(config).encode())
+    for source in SOC_SOURCES:
+        for name, path in _source_files(_PROJECT / source):
+            h.update(f"{name}\0".encode() + (path.read_bytes() if path is not None else b""))
+    stamp = json.dumps({"design": h.hexdigest()[:16], "config": config.to_dict(), "divisor": divisor,
+                        "verilator": require_verilator()}, sort_keys=True).encode()
+    model = SimModel(config=config, directory=directory, top=top, toplevel=top, verilog=rtl_dir / f"{top}.v",
+                     manifest=rtl_dir / "manifest.json", waves=False, build_seconds=0.0, cached=True)
+    t0 = time.perf_counter()
+    stamp_path = directory / "build.stamp"
+    with _locked(model.lock_path, shared=True):
+        current = _is_current(model, stamp_path, stamp)
+    if not current:
+        with _locked(model.lock_path) as lock:
+            if not _is_current(model, stamp_path, stamp):
+                model.cached = False
+                if log:
+                    log(f"building the SoC {top} in {directory}")
+                _build_soc(model, divisor, lock, log)
+                _write_atomically(stamp_path, stamp)
+    model.build_seconds = time.perf_counter() - t0
+    return model
+
+
+def _build_soc(model, divisor, lock, log=None):
+    from amaranth.back import verilog
+
+    from fpga.soc import Soc
+    from rtl_gen.generate import WAIVERS, generate, strip_zero_memory_init
+    log_path = model.directory / "build.log"
+    (model.directory / "build.stamp").unlink(missing_ok=True)
+    shutil.rmtree(model.sim_dir, ignore_errors=True)
+    model.directory.mkdir(parents=True, exist_ok=True)
+    try:
+        generate(model.config, model.verilog.parent)             # the engine's manifest (and its own Verilog)
+        text = strip_zero_memory_init(verilog.convert(Soc(model.config, divisor), name=model.top, emit_src=False))
+        model.verilog.write_text(text)
+    except PimgenError:
+        raise
+    except Exception as exc:
+        log_path.write_text(traceback.format_exc())
+        raise BuildFailed(f"Generating Verilog for {model.top} failed ({type(exc).__name__}: {exc}); "
+                          f"log: {log_path}") from exc
+    arguments = {"sources": [str(model.verilog)], "hdl_toplevel": model.toplevel, "build_dir": str(model.sim_dir),
+                 "build_args": [str(WAIVERS), *BUILD_ARGS], "waves": False}
+    if log:
+        log(f"verilating and compiling {model.toplevel} (log: {log_path})")
+    status = _run_worker("build", arguments, log_path=log_path, env=_worker_env(), lock=lock)
+    if status != 0 or not model.simulator.is_file():
+        raise _with_log(BuildFailed(f"Verilator build of {model.toplevel} failed (exit status {status}); "
+                                    f"log: {log_path}"), log_path)
+
+
 def sim_seed(env=None):
     """The seed of a simulation's random initial state: ``PIMGEN_SIM_SEED`` from ``env`` or the environment."""
     text = (env or {}).get("PIMGEN_SIM_SEED", os.environ.get("PIMGEN_SIM_SEED", str(DEFAULT_SIM_SEED)))
