@@ -162,6 +162,13 @@ def cmd_run(args):
     config = _config_from_args(spec, args)
     check_output_file(args.json, "--json")
     check_output_dir(args.build_dir, "--build-dir")
+    if args.backend == "serial":
+        if not args.port:
+            raise CliError("--backend serial needs --port (the board's serial port, e.g. /dev/ttyUSB0)")
+        if args.waves:
+            raise CliError("--waves applies to --backend sim (a board has no trace)")
+    elif args.port is not None or args.baud is not None:
+        raise CliError("--port and --baud apply to --backend serial")
     if args.target is not None:
         return spec.commands.RUN_TARGETS[args.target].run(config, args, _console())
     return spec.commands.run(config, args, _console())
@@ -214,6 +221,9 @@ def build_parser():
         e.add_argument("--backend", choices=list(BACKENDS), default="sim",
                        help="where the engine runs: " + "; ".join(f"{k}: {v}" for k, v in BACKENDS.items())
                             + " (default: sim)")
+        e.add_argument("--port", default=None, help="--backend serial: the board's serial port (e.g. /dev/ttyUSB0)")
+        e.add_argument("--baud", type=OptionTypes.positive("--baud"), default=None,
+                       help="--backend serial: baud rate (default 115200)")
         e.add_argument("--waves", action="store_true", help="dump a VCD trace (separate build)")
         e.add_argument("--build-dir", type=Path, default=None, help="build root (default build/sim)")
         e.add_argument("--json", type=Path, default=None, help="also write the results as JSON here")

@@ -1,7 +1,8 @@
 """Run jobs on an engine through a backend: the one path the CLI, the benchmarks and (later) a board share.
 
 ``sim`` builds (or takes from the cache) the Verilator model of the config and runs the jobs through the driver's job
-loop inside the simulator. The FPGA issue adds ``serial``: the same driver and jobs over the UART bridge.
+loop inside the simulator. ``serial`` runs the same driver and jobs over the UART bridge of a board running the SoC
+of the same config (docs/fpga.md), through a serial port.
 """
 
 import time
@@ -9,12 +10,22 @@ from dataclasses import dataclass
 
 from .errors import InputError
 
-__all__ = ["BACKENDS", "Session", "execute"]
+__all__ = ["BACKENDS", "Session", "execute", "backend_options"]
 
 #: Backends ``pimgen run --backend`` offers, with a one-line description.
 BACKENDS = {
     "sim": "Verilator simulation of the generated Verilog (cocotb bus master)",
+    "serial": "a board running the SoC of this config, through its UART bridge on --port",
 }
+#: Default baud rate of the serial backend.
+DEFAULT_BAUD = 115200
+
+
+def backend_options(args):
+    """The backend keywords of :func:`execute` from ``pimgen run``'s options (``--backend``, ``--port``,
+    ``--baud``)."""
+    return {"backend": args.backend, "port": getattr(args, "port", None),
+            "baud": getattr(args, "baud", None) or DEFAULT_BAUD}
 
 
 @dataclass
@@ -31,16 +42,20 @@ class Session:
     wall_seconds: float = 0.0
 
 
-def execute(config, jobs, *, backend="sim", build_root=None, waves=False, log=None, progress=None):
+def execute(config, jobs, *, backend="sim", build_root=None, waves=False, log=None, progress=None, port=None,
+            baud=DEFAULT_BAUD):
     """Run ``jobs`` on the engine of ``config`` through ``backend``; returns a :class:`Session`.
 
     ``log`` receives one-line messages about the backend (building, where the model is); ``progress`` the driver's
-    progress lines while the jobs run. Every job is validated before anything is built.
+    progress lines while the jobs run. Every job is validated before anything is built or opened. ``port`` and
+    ``baud`` are the serial backend's.
     """
     if backend not in BACKENDS:
         raise InputError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     for job in jobs:
         job.validate(config)
+    if backend == "serial":
+        return _execute_serial(config, jobs, port, baud, log, progress)
     from tb.host.manifest import Manifest
     from tb.jobs import simulate
     from tb.runner import build, new_run_dir
@@ -54,4 +69,28 @@ def execute(config, jobs, *, backend="sim", build_root=None, waves=False, log=No
     return Session(backend=backend, results=results, top=model.top,
                    clock_hz=Manifest.load(model.manifest).clock_hz, verilog=str(model.verilog),
                    run_dir=str(run_dir), build_seconds=model.build_seconds, build_cached=model.cached,
+                   wall_seconds=time.perf_counter() - t0)
+
+
+def _execute_serial(config, jobs, port, baud, log, progress):
+    """The jobs over a board's UART bridge: the driver's job loop under asyncio, on the manifest of ``config``."""
+    import asyncio
+
+    from rtl_gen.generate import manifest_for
+    from tb.host.manifest import Manifest
+    from tb.host.serial import PySerialTransport, SerialBackend
+    from .engines import engine_for
+    if not port:
+        raise InputError("--backend serial needs --port (the board's serial port, e.g. /dev/ttyUSB0)")
+    manifest = Manifest(manifest_for(config))
+    transport = PySerialTransport(port, baud)
+    if log:
+        log(f"talking to {config.top_name} on {port} at {baud} baud")
+    t0 = time.perf_counter()
+    try:
+        driver = engine_for(config).driver(SerialBackend(transport), manifest, progress=progress)
+        results = asyncio.run(driver.run_jobs(jobs))
+    finally:
+        transport.close()
+    return Session(backend="serial", results=results, top=config.top_name, clock_hz=manifest.clock_hz,
                    wall_seconds=time.perf_counter() - t0)

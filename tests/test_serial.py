@@ -83,3 +83,24 @@ def test_framing_checks():
     assert frame[0] == 0x5A and len(frame) == 1 + 1 + 4 + 2 + 8 + 2
     with pytest.raises(LinkError, match="bad CRC"):
         decode_reply(bytes([REPLY_SYNC, 0, 0, 0]), b"\x00\x00")
+
+
+@pytest.mark.parametrize("args, match", [
+    (["--backend", "serial"], "--backend serial needs --port"),
+    (["--port", "/dev/ttyUSB0"], "--port and --baud apply to --backend serial"),
+    (["--backend", "serial", "--port", "/dev/ttyUSB0", "--waves"], "--waves applies to --backend sim"),
+])
+def test_serial_options_checked(no_build, capsys, args, match):
+    from cli_helpers import error_line, pimgen
+    assert pimgen("run", "gnn", "--random", "20", *args, "--build-dir", no_build) == 2
+    assert match in error_line(capsys)
+
+
+def test_no_board_is_one_line(no_build, capsys, tmp_path):
+    """A port that does not exist: one line naming it, a failed-run status, nothing built."""
+    from cli_helpers import pimgen
+    status = pimgen("run", "gnn", "--random", "20", "--backend", "serial", "--port", tmp_path / "ttyNONE",
+                    "--build-dir", no_build)
+    out, err = capsys.readouterr()
+    lines = err.strip().splitlines()
+    assert status == 4 and len(lines) == 1 and "cannot open it" in lines[0] and "ttyNONE" in lines[0], err

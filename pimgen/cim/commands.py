@@ -20,7 +20,7 @@ import numpy as np
 from ..arrays import MAX_NPY_BYTES, load_npy
 from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
-from ..session import execute
+from ..session import backend_options, execute
 from .config import CimConfig
 from .inputs import check_inputs, check_variation, check_weights
 
@@ -179,10 +179,12 @@ class SimBlocks:
     through :func:`pimgen.session.execute` (one simulation per layer: one job per block) and checks each block's
     outputs and clip count against :func:`sw_model.cim.tile_vmm`."""
 
-    def __init__(self, config, tables=None, *, backend="sim", build_root=None, waves=False, log=None, progress=None):
+    def __init__(self, config, tables=None, *, backend="sim", build_root=None, waves=False, log=None, progress=None,
+                 port=None, baud=None):
         self.config = config
         self.tables = tables
-        self.options = dict(backend=backend, build_root=build_root, waves=waves, log=log, progress=progress)
+        self.options = dict(backend=backend, build_root=build_root, waves=waves, log=log, progress=progress,
+                            port=port, **({"baud": baud} if baud else {}))
         self.layers = []                  # per call: the list of BlockResult
         self.sessions = []
 
@@ -235,7 +237,7 @@ def run(config, args, console):
 
 def _run_digits(config, args, console, tables):
     from .mlp import digits_accuracy
-    sim = SimBlocks(config, tables, backend=args.backend, build_root=args.build_dir, waves=args.waves,
+    sim = SimBlocks(config, tables, **backend_options(args), build_root=args.build_dir, waves=args.waves,
                     log=console.log, progress=console.log)
     t0 = time.perf_counter()
     with console.status(f"digits MLP on {config.top_name}"):
@@ -280,7 +282,7 @@ def _run_vmm(config, args, console, tables, w, x, title):
     gain, offset = tables if tables is not None else (None, None)
     job = CimJob(w, x, gain, offset, name="vmm")
     with console.status(f"{title} on {config.top_name}"):
-        session = execute(config, [job], backend=args.backend, build_root=args.build_dir, waves=args.waves,
+        session = execute(config, [job], **backend_options(args), build_root=args.build_dir, waves=args.waves,
                           log=console.log, progress=console.log)
     [res] = session.results
     y = np.concatenate([res.runs[run].outputs["y"] for run in job.runs])

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..outputs import write_output_file
-from ..session import execute
+from ..session import backend_options, execute
 from .config import GNN_OPS, GnnConfig
 from .gcn_command import GCN_TARGET
 from .report import bench_table, check_job, print_rows
@@ -61,7 +61,7 @@ def run(config, args, console):
                              need_weights="weighted" in ops)
     job = _job(workload, ops)
     with console.status(f"building {config.top_name} (lanes={config.lanes}, {config.format})"):
-        session = execute(config, [job], backend=args.backend, build_root=args.build_dir, waves=args.waves,
+        session = execute(config, [job], **backend_options(args), build_root=args.build_dir, waves=args.waves,
                           log=console.log, progress=console.log)
     [result] = session.results
     rows = check_job(config, job, result, session.clock_hz)

@@ -13,7 +13,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import InputError
-from ..session import execute
+from ..session import backend_options, execute
 
 __all__ = ["GCN_TARGET", "GCN_DATASETS"]
 
@@ -71,7 +71,7 @@ class _EngineAggregation:
             packed, codes = PackedFeatures.from_mixed(codes), decode_mixed(codes)
         job = GnnJob(graph, codes, ops=(op,), weights=weights, name=f"gcn-layer{len(self.sessions) + 1}",
                      packed=packed)
-        session = execute(config, [job], backend=self.args.backend, build_root=self.args.build_dir,
+        session = execute(config, [job], **backend_options(self.args), build_root=self.args.build_dir,
                           waves=self.args.waves, log=self.console.log, progress=self.console.log)
         self.sessions.append(session)
         return session.results[0].runs[op].outputs["y"]

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
-from ..session import execute
+from ..session import backend_options, execute
 from .config import SNN_MODES, SnnConfig
 from .digits import MAX_STEPS, MIN_STEPS
 
@@ -189,7 +189,8 @@ def check_runs(config, workload):
     return refs
 
 
-def run_workload(config, workload, modes, *, backend="sim", build_root=None, waves=False, log=None, progress=None):
+def run_workload(config, workload, modes, *, backend="sim", build_root=None, waves=False, log=None, progress=None,
+                 port=None, baud=None):
     """Run every input of ``workload`` in each of ``modes`` on the engine; check every run against the golden model
     and the modes against each other; return a record of figures (JSON-ready) and the per-run spikes."""
     from tb.host.snn import SnnJob
@@ -197,7 +198,8 @@ def run_workload(config, workload, modes, *, backend="sim", build_root=None, wav
     program = workload.compiled.program
     refs = check_runs(config, workload)
     job = SnnJob(program, workload.trains, modes=modes, name=workload.name)
-    session = execute(config, [job], backend=backend, build_root=build_root, waves=waves, log=log,
+    session = execute(config, [job], backend=backend, port=port, **({"baud": baud} if baud else {}),
+                      build_root=build_root, waves=waves, log=log,
                       progress=progress)
     [result] = session.results
     per_mode = {mode: {"cycles": 0, "idle": np.zeros(config.cores), "busy": np.zeros(config.cores), "synops": 0,
@@ -296,7 +298,7 @@ def run(config, args, console):
         else:
             workload = _digits_workload(config, args)
     with console.status(f"{workload.name} on {config.top_name}"):
-        record, spikes = run_workload(config, workload, modes, backend=args.backend, build_root=args.build_dir,
+        record, spikes = run_workload(config, workload, modes, **backend_options(args), build_root=args.build_dir,
                                       waves=args.waves, log=console.log, progress=console.log)
     if workload.digits is not None:
         record["ann_accuracy"], accuracy = _digits_scores(workload, spikes, modes)
