@@ -5,12 +5,17 @@ loop inside the simulator. ``serial`` runs the same driver and jobs over the UAR
 of the same config (docs/fpga.md), through a serial port.
 """
 
+import contextlib
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from .errors import InputError
 
-__all__ = ["BACKENDS", "Session", "execute", "backend_options"]
+__all__ = ["BACKENDS", "Session", "execute", "backend_options", "bench_build_root"]
 
 #: Backends ``pimgen run --backend`` offers, with a one-line description.
 BACKENDS = {
@@ -19,6 +24,26 @@ BACKENDS = {
 }
 #: Default baud rate of the serial backend.
 DEFAULT_BAUD = 115200
+
+
+@contextlib.contextmanager
+def bench_build_root(args):
+    """The build root of a benchmark's models: ``--build-dir`` (the build cache), or with ``--cold`` a fresh temporary
+    one and no ccache (``CCACHE_DISABLE=1``), so that build times are what a first build costs; both undone after."""
+    if not args.cold:
+        yield args.build_dir
+        return
+    saved = os.environ.get("CCACHE_DISABLE")
+    os.environ["CCACHE_DISABLE"] = "1"
+    root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
+    try:
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+        if saved is None:
+            os.environ.pop("CCACHE_DISABLE", None)
+        else:
+            os.environ["CCACHE_DISABLE"] = saved
 
 
 def backend_options(args):

@@ -14,7 +14,7 @@ from ..common.fixed import fit_signed
 from .codes import PacketKind, SnnReset
 from .emitter import FanoutEmitter
 from .layouts import fanout_entry_layout, packet_layout, routed_layout, spike_record_layout
-from .util import pick, read_port, write_port
+from .util import pick, read_port, send_tokens, write_port
 
 __all__ = ["NeuronCore"]
 
@@ -275,20 +275,7 @@ class NeuronCore(wiring.Component):
                 with m.If(~emitter.busy):
                     m.next = "FIRE"
             with m.State("TOKENS"):                                # one token per core fed by this one
-                with m.If(token_dest == cfg.cores):
-                    m.next = "DONE"
-                with m.Else():
-                    wanted = self.successors.bit_select(token_dest, 1)
-                    m.d.comb += [
-                        self.send.valid.eq(wanted),
-                        self.send.payload.dest.eq(token_dest),
-                        self.send.payload.packet.kind.eq(PacketKind.TOKEN),
-                        self.send.payload.packet.source.eq(self._index),
-                        self.send.payload.packet.axon.eq(0),
-                        self.send.payload.packet.tag.eq(step.as_unsigned()),
-                    ]
-                    with m.If(~wanted | self.send.ready):
-                        m.d.sync += token_dest.eq(token_dest + 1)
+                send_tokens(m, self.send, self.successors, token_dest, self._index, step, "DONE")
             with m.State("DONE"):
                 m.d.sync += [self.done_step.eq(step), step.eq(step + 1)]
                 for s in range(slots):

@@ -6,10 +6,9 @@ from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
 from pimgen.snn.config import SnnConfig
-from .codes import PacketKind
 from .emitter import FanoutEmitter
 from .layouts import fanout_entry_layout, routed_layout
-from .util import read_port
+from .util import read_port, send_tokens
 
 __all__ = ["InputSource"]
 
@@ -119,20 +118,7 @@ class InputSource(wiring.Component):
                 with m.If(~emitter.busy):
                     m.next = "NEXT"
             with m.State("TOKENS"):
-                with m.If(token_dest == cfg.cores):
-                    m.next = "DONE"
-                with m.Else():
-                    wanted = self.successors.bit_select(token_dest, 1)
-                    m.d.comb += [
-                        self.send.valid.eq(wanted),
-                        self.send.payload.dest.eq(token_dest),
-                        self.send.payload.packet.kind.eq(PacketKind.TOKEN),
-                        self.send.payload.packet.source.eq(cfg.cores),
-                        self.send.payload.packet.axon.eq(0),
-                        self.send.payload.packet.tag.eq(step.as_unsigned()),
-                    ]
-                    with m.If(~wanted | self.send.ready):
-                        m.d.sync += token_dest.eq(token_dest + 1)
+                send_tokens(m, self.send, self.successors, token_dest, cfg.cores, step, "DONE")
             with m.State("DONE"):
                 m.d.sync += [self.done_step.eq(step), step.eq(step + 1)]
                 m.next = "WAIT"

@@ -4,14 +4,11 @@ anything is built.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import io
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -20,7 +17,7 @@ import numpy as np
 from ..arrays import MAX_NPY_BYTES, load_npy
 from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
-from ..session import backend_options, execute
+from ..session import backend_options, bench_build_root, execute
 from .config import CimConfig
 from .inputs import check_inputs, check_variation, check_weights
 
@@ -389,25 +386,6 @@ def _vmm_rms(config, quant, x):
     return float(np.sqrt(np.concatenate(errors).mean() / np.concatenate(scale).mean()))
 
 
-@contextlib.contextmanager
-def _build_root(args):
-    """The build root of the RTL points: ``--build-dir`` (the build cache), or with ``--cold`` a fresh temporary one
-    and no ccache (``CCACHE_DISABLE=1``), so that build times are what a first build costs; both undone after."""
-    if not args.cold:
-        yield args.build_dir
-        return
-    saved = os.environ.get("CCACHE_DISABLE")
-    os.environ["CCACHE_DISABLE"] = "1"
-    root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        if saved is None:
-            os.environ.pop("CCACHE_DISABLE", None)
-        else:
-            os.environ["CCACHE_DISABLE"] = saved
-
 
 def _bench_point(point, counter, build_root, quick, console):
     """One record of the sweep: the digits MLP on ``config``, on the tile RTL or the golden model."""
@@ -455,7 +433,7 @@ def bench(args, console):
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     points = _bench_configs(args.quick)
-    with _build_root(args) as build_root:
+    with bench_build_root(args) as build_root:
         for n, point in enumerate(points, start=1):
             rows.append(_bench_point(point, f"[{n}/{len(points)}]", build_root, args.quick, console))
     report = {"host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},

@@ -4,13 +4,10 @@ energy estimate. Everything the user gave is validated before anything is built.
 """
 
 import argparse
-import contextlib
 import dataclasses
 import json
 import os
 import platform
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..outputs import check_output_file, write_output_file
-from ..session import backend_options, execute
+from ..session import backend_options, bench_build_root, execute
 from .config import SNN_MODES, SnnConfig
 from .digits import MAX_STEPS, MIN_STEPS
 
@@ -379,7 +376,7 @@ def bench(args, console):
     from rich.table import Table
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    with _build_root(args) as build_root:
+    with bench_build_root(args) as build_root:
         rows = _bench_rows(args, build_root, console)
     from .perf import ENERGY_PJ
     report = {"host": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count()},
@@ -431,26 +428,6 @@ def _bench_rows(args, build_root, console):
         console.log(f"{name}: {record['speedup']:.2f}x fewer cycles async, {record['energy_ratio']:.2f}x less energy")
     return rows
 
-
-@contextlib.contextmanager
-def _build_root(args):
-    """The build root of the benchmark's models: ``--build-dir`` (the build cache), or with ``--cold`` a fresh
-    temporary one and no ccache (``CCACHE_DISABLE=1``), so that build times are what a first build costs; both
-    undone after."""
-    if not args.cold:
-        yield args.build_dir
-        return
-    saved = os.environ.get("CCACHE_DISABLE")
-    os.environ["CCACHE_DISABLE"] = "1"
-    root = Path(tempfile.mkdtemp(prefix="pimgen-bench-"))
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-        if saved is None:
-            os.environ.pop("CCACHE_DISABLE", None)
-        else:
-            os.environ["CCACHE_DISABLE"] = saved
 
 
 def plot_modes(rows, path):
